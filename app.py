@@ -1,0 +1,14 @@
+"""Composition only: build the Chalice app, install the middleware, register the Blueprints."""
+
+from chalice import Chalice
+
+from chalicelib.api import api_keys, health, items, tenants, tickets
+from chalicelib.api.routing import http_middleware
+from chalicelib.streams.handler import streams
+
+app = Chalice(app_name="outsourcing")
+app.register_middleware(http_middleware, "http")
+
+for module in (health, tenants, api_keys, tickets, items):
+    app.register_blueprint(module.api.blueprint)
+app.register_blueprint(streams)

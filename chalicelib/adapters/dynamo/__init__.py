@@ -1,0 +1,1 @@
+"""DynamoDB adapters: PynamoDB records and the repositories built on them."""

@@ -1,0 +1,216 @@
+"""PynamoDB records: the storage shape of every entity, in one table.
+
+Key layout (every partition key starts with the owning tenant):
+
+=================  ==============================  ==========================
+record             pk                              sk
+=================  ==============================  ==========================
+tenant             ``T#<tenant>``                  ``TENANT``
+api key            ``T#<tenant>``                  ``KEY#<key id>``
+counter            ``T#<tenant>``                  ``COUNTER#<name>``
+idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
+ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
+item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
+=================  ==============================  ==========================
+
+Global secondary indexes serve the lists: ``gsi1`` all tickets of a tenant, ``gsi2`` tickets by
+status, ``gsi3`` tickets by queue; each sorted by ticket id (creation order).
+
+The table definition itself (keys, indexes, stream, TTL) lives in ``infra/aws/resources.json``;
+``tests/infra`` checks that these models and that template agree.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar
+
+from pynamodb.attributes import (
+    Attribute,
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """An exact decimal stored as a DynamoDB number (never through float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class Gsi1(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3(GlobalSecondaryIndex["Record"]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class Record(Model):
+    """Base of every record in the main table; ``type`` says which subclass a row is."""
+
+    class Meta:
+        # Bound at first use from Settings (see connection.bind); never read from env at import.
+        table_name = "unbound"
+        region = "us-east-1"
+        host = None
+        max_retry_attempts = 3
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    type = DiscriminatorAttribute()
+    tenant_id = UnicodeAttribute()
+    version = VersionAttribute()
+
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    gsi1 = Gsi1()
+    gsi2 = Gsi2()
+    gsi3 = Gsi3()
+
+    all_indexes: ClassVar[tuple[str, ...]] = ("gsi1", "gsi2", "gsi3")
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def ticket_pk(tenant_id: str, ticket_id: str) -> str:
+    return f"T#{tenant_id}#TK#{ticket_id}"
+
+
+class TenantRecord(Record, discriminator="tenant"):
+    SK: ClassVar[str] = "TENANT"
+
+    name = UnicodeAttribute()
+    language = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    contact_email = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    outsourcing_enabled = BooleanAttribute(default=False)
+    agreement = JSONAttribute(null=True)
+    active_all_keys = NumberAttribute(default=0)
+    settings = JSONAttribute(null=True)
+
+
+class CounterRecord(Record, discriminator="counter"):
+    value = NumberAttribute(default=0)
+
+
+class ApiKeyRecord(Record, discriminator="api_key"):
+    key_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    permission = UnicodeAttribute()
+    key_hash = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    revoked_at = UTCDateTimeAttribute(null=True)
+
+
+class IdempotencyRecord(Record, discriminator="idempotency"):
+    fingerprint = UnicodeAttribute()
+    response = JSONAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class TicketRecord(Record, discriminator="ticket"):
+    SK: ClassVar[str] = "TICKET"
+
+    ticket_id = UnicodeAttribute()
+    number = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    priority = UnicodeAttribute()
+    status = UnicodeAttribute()
+    queue = UnicodeAttribute(null=True)
+    complete_by = UTCDateTimeAttribute(null=True)
+    organization = UnicodeAttribute(null=True)
+    contact = UnicodeAttribute(null=True)
+    site = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute()
+    source = UnicodeAttribute(default="local")
+    original_number = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
+class ItemRecord(Record):
+    """Common attributes of ticket items; each kind is a subclass with its own discriminator."""
+
+    ticket_id = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+    internal = BooleanAttribute(default=False)
+    origin = UnicodeAttribute(default="local")
+    origin_tenant = UnicodeAttribute(null=True)
+    origin_item_id = UnicodeAttribute(null=True)
+    origin_version = NumberAttribute(null=True)
+    outsourcing_id = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute(default="")
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    deleted = BooleanAttribute(default=False)
+
+
+class NoteRecord(ItemRecord, discriminator="note"):
+    text = UnicodeAttribute()
+
+
+class TimeEntryRecord(ItemRecord, discriminator="time_entry"):
+    date = UnicodeAttribute()
+    hours_worked = DecimalAttribute()
+    hours_billable = DecimalAttribute()
+    work_type = UnicodeAttribute(null=True)
+    summary = UnicodeAttribute(default="")
+
+
+class ChargeRecord(ItemRecord, discriminator="charge"):
+    name = UnicodeAttribute()
+    quantity = DecimalAttribute()
+    unit_cost = DecimalAttribute()
+    unit_price = DecimalAttribute()
+    billable = BooleanAttribute(default=True)
+    currency = UnicodeAttribute()
+
+
+class AttachmentRecord(ItemRecord, discriminator="attachment"):
+    file_name = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size = NumberAttribute()
+    object_key = UnicodeAttribute()

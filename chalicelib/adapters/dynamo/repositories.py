@@ -1,0 +1,659 @@
+"""Repositories on DynamoDB: domain objects in, domain objects out, domain errors on failure.
+
+Each mapping between a domain object and its record is written out explicitly here, so the
+storage shape can change without the domain noticing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import (
+    DeleteError,
+    DoesNotExist,
+    PutError,
+    TransactWriteError,
+    UpdateError,
+)
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo import cursor as cursors
+from chalicelib.adapters.dynamo.connection import transaction_connection
+from chalicelib.adapters.dynamo.models import (
+    ApiKeyRecord,
+    AttachmentRecord,
+    ChargeRecord,
+    CounterRecord,
+    IdempotencyRecord,
+    ItemRecord,
+    NoteRecord,
+    Record,
+    TenantRecord,
+    TicketRecord,
+    TimeEntryRecord,
+    tenant_pk,
+    ticket_pk,
+)
+from chalicelib.domain.errors import ConflictError, NotFoundError
+from chalicelib.domain.items import (
+    Attachment,
+    Charge,
+    Item,
+    ItemKind,
+    Note,
+    Origin,
+    TimeEntry,
+)
+from chalicelib.domain.tenants import AgreementAcceptance, ApiKey, Permission, Tenant
+from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStatus
+from chalicelib.ports import IdempotencyRecord as IdempotencyEntry
+from chalicelib.ports import Page, StoredResponse
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _condition_failed(exc: Exception) -> bool:
+    code = getattr(exc, "cause_response_code", None)
+    if code == CONDITION_FAILED:
+        return True
+    if isinstance(exc, TransactWriteError):
+        reasons = exc.cancellation_reasons or []
+        return any(r is not None and r.code == CONDITION_FAILED for r in reasons)
+    return False
+
+
+@contextmanager
+def _version_guard(what: str) -> Iterator[None]:
+    """Turn a lost optimistic-concurrency race into ``ConflictError(version_conflict)``."""
+    try:
+        yield
+    except (PutError, UpdateError, DeleteError, TransactWriteError) as exc:
+        if _condition_failed(exc):
+            raise ConflictError(
+                f"The {what} was changed by someone else; try again.", code="version_conflict"
+            ) from exc
+        raise
+
+
+def _set_actions(model: type[Model], changes: Mapping[str, Any]) -> list[Action]:
+    attributes = model.get_attributes()
+    actions: list[Action] = []
+    for name, value in changes.items():
+        attribute = attributes[name]
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+# ---------------------------------------------------------------------------------------------
+# Tenants and API keys
+
+
+def _tenant_from(record: TenantRecord) -> Tenant:
+    agreement = record.agreement
+    return Tenant(
+        tenant_id=record.tenant_id,
+        name=record.name,
+        language=record.language,
+        currency=record.currency,
+        contact_email=record.contact_email,
+        created_at=record.created_at,
+        outsourcing_enabled=bool(record.outsourcing_enabled),
+        agreement=(
+            AgreementAcceptance(
+                by=agreement["by"],
+                at=datetime.fromisoformat(agreement["at"]),
+                version=agreement["version"],
+            )
+            if agreement
+            else None
+        ),
+        active_all_keys=int(record.active_all_keys or 0),
+        settings=dict(record.settings or {}),
+    )
+
+
+def _tenant_record(tenant: Tenant) -> TenantRecord:
+    return TenantRecord(
+        pk=tenant_pk(tenant.tenant_id),
+        sk=TenantRecord.SK,
+        tenant_id=tenant.tenant_id,
+        name=tenant.name,
+        language=tenant.language,
+        currency=tenant.currency,
+        contact_email=tenant.contact_email,
+        created_at=tenant.created_at,
+        outsourcing_enabled=tenant.outsourcing_enabled,
+        agreement=(
+            {
+                "by": tenant.agreement.by,
+                "at": tenant.agreement.at.isoformat(),
+                "version": tenant.agreement.version,
+            }
+            if tenant.agreement
+            else None
+        ),
+        active_all_keys=tenant.active_all_keys,
+        settings=tenant.settings or None,
+    )
+
+
+def _key_sk(key_id: str) -> str:
+    return f"KEY#{key_id}"
+
+
+def _key_from(record: ApiKeyRecord) -> ApiKey:
+    return ApiKey(
+        tenant_id=record.tenant_id,
+        key_id=record.key_id,
+        name=record.name,
+        permission=Permission(record.permission),
+        key_hash=record.key_hash,
+        created_at=record.created_at,
+        revoked_at=record.revoked_at,
+    )
+
+
+def _key_record(key: ApiKey) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        pk=tenant_pk(key.tenant_id),
+        sk=_key_sk(key.key_id),
+        tenant_id=key.tenant_id,
+        key_id=key.key_id,
+        name=key.name,
+        permission=key.permission.value,
+        key_hash=key.key_hash,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+class DynamoTenantRepository:
+    """Tenants in the main table."""
+
+    def create_with_key(self, tenant: Tenant, key: ApiKey) -> None:
+        """Store the tenant and its first key in one transaction."""
+        with TransactWrite(connection=transaction_connection()) as tx:
+            tx.save(_tenant_record(tenant), condition=TenantRecord.pk.does_not_exist())
+            tx.save(_key_record(key), condition=ApiKeyRecord.pk.does_not_exist())
+
+    def get(self, tenant_id: str) -> Tenant:
+        try:
+            record = TenantRecord.get(tenant_pk(tenant_id), TenantRecord.SK)
+        except DoesNotExist as exc:
+            raise NotFoundError("No such tenant.") from exc
+        return _tenant_from(record)
+
+
+class DynamoApiKeyRepository:
+    """API keys in the tenant's partition; ``all`` keys are counted on the tenant record."""
+
+    def add(self, key: ApiKey) -> None:
+        """Store a key; an ``all`` key also bumps the tenant's count in the same transaction."""
+        try:
+            with TransactWrite(connection=transaction_connection()) as tx:
+                tx.save(_key_record(key), condition=ApiKeyRecord.pk.does_not_exist())
+                if key.permission is Permission.ALL:
+                    tx.update(
+                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK),
+                        actions=[TenantRecord.active_all_keys.add(1)],
+                        condition=TenantRecord.pk.exists(),
+                        add_version_condition=False,
+                    )
+        except TransactWriteError as exc:
+            if _condition_failed(exc):
+                raise NotFoundError("No such tenant.") from exc
+            raise
+
+    def get(self, tenant_id: str, key_id: str) -> ApiKey:
+        try:
+            record = ApiKeyRecord.get(tenant_pk(tenant_id), _key_sk(key_id))
+        except DoesNotExist as exc:
+            raise NotFoundError("No such API key.") from exc
+        return _key_from(record)
+
+    def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        pk = tenant_pk(tenant_id)
+        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "KEY#"})
+        result = ApiKeyRecord.query(
+            pk,
+            ApiKeyRecord.sk.startswith("KEY#"),
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        records = list(result)
+        return Page(
+            items=[_key_from(r) for r in records],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+    def revoke(self, key: ApiKey, at: datetime) -> ApiKey:
+        """Revoke; an ``all`` key only while another active ``all`` key remains (409 otherwise)."""
+        record = ApiKeyRecord(pk=tenant_pk(key.tenant_id), sk=_key_sk(key.key_id))
+        try:
+            with TransactWrite(connection=transaction_connection()) as tx:
+                tx.update(
+                    record,
+                    actions=[ApiKeyRecord.revoked_at.set(at)],
+                    condition=ApiKeyRecord.pk.exists() & ApiKeyRecord.revoked_at.does_not_exist(),
+                    add_version_condition=False,
+                )
+                if key.permission is Permission.ALL:
+                    tx.update(
+                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK),
+                        actions=[TenantRecord.active_all_keys.add(-1)],
+                        condition=TenantRecord.active_all_keys > 1,
+                        add_version_condition=False,
+                    )
+        except TransactWriteError as exc:
+            reasons = exc.cancellation_reasons or []
+            if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == CONDITION_FAILED:
+                raise ConflictError(
+                    "This is the last active key with the 'all' permission; create another "
+                    "before revoking it.",
+                    code="last_all_key",
+                ) from exc
+            if _condition_failed(exc):
+                raise NotFoundError("No such API key.") from exc
+            raise
+        return dataclasses.replace(key, revoked_at=at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tickets
+
+
+def _ticket_indexes(ticket: Ticket) -> dict[str, str | None]:
+    base = f"T#{ticket.tenant_id}#TICKETS"
+    return {
+        "gsi1pk": base,
+        "gsi1sk": ticket.ticket_id,
+        "gsi2pk": f"{base}#S#{ticket.status.value}",
+        "gsi2sk": ticket.ticket_id,
+        "gsi3pk": f"{base}#Q#{ticket.queue}" if ticket.queue else None,
+        "gsi3sk": ticket.ticket_id if ticket.queue else None,
+    }
+
+
+def _ticket_record(ticket: Ticket) -> TicketRecord:
+    return TicketRecord(
+        pk=ticket_pk(ticket.tenant_id, ticket.ticket_id),
+        sk=TicketRecord.SK,
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.ticket_id,
+        number=ticket.number,
+        title=ticket.title,
+        description=ticket.description,
+        priority=ticket.priority.value,
+        status=ticket.status.value,
+        queue=ticket.queue,
+        complete_by=ticket.complete_by,
+        organization=ticket.organization,
+        contact=ticket.contact,
+        site=ticket.site,
+        currency=ticket.currency,
+        source=ticket.source.value,
+        original_number=ticket.original_number,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        **_ticket_indexes(ticket),
+    )
+
+
+def ticket_from(record: TicketRecord) -> Ticket:
+    return Ticket(
+        tenant_id=record.tenant_id,
+        ticket_id=record.ticket_id,
+        number=record.number,
+        title=record.title,
+        description=record.description or "",
+        priority=Priority(record.priority),
+        status=TicketStatus(record.status),
+        queue=record.queue,
+        complete_by=record.complete_by,
+        organization=record.organization,
+        contact=record.contact,
+        site=record.site,
+        currency=record.currency,
+        source=TicketSource(record.source),
+        original_number=record.original_number,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        version=int(record.version or 1),
+    )
+
+
+def _storable(value: Any) -> Any:
+    """Domain values (enums) in the form the record attributes store."""
+    return value.value if hasattr(value, "value") else value
+
+
+class DynamoTicketRepository:
+    """Tickets, each in its own partition with its items; listed through the GSIs."""
+
+    def next_number(self, tenant_id: str, day: date) -> int:
+        counter = CounterRecord(pk=tenant_pk(tenant_id), sk=f"COUNTER#TICKET#{day:%Y%m%d}")
+        counter.update(
+            actions=[
+                CounterRecord.value.add(1),
+                CounterRecord.tenant_id.set(tenant_id),
+                CounterRecord.type.set(CounterRecord),
+            ],
+            add_version_condition=False,
+        )
+        return int(counter.value)
+
+    def add(self, ticket: Ticket) -> None:
+        record = _ticket_record(ticket)
+        record.save(condition=TicketRecord.pk.does_not_exist())
+
+    def get(self, tenant_id: str, ticket_id: str) -> Ticket:
+        try:
+            record = TicketRecord.get(ticket_pk(tenant_id, ticket_id), TicketRecord.SK)
+        except DoesNotExist as exc:
+            raise NotFoundError("No such ticket.") from exc
+        return ticket_from(record)
+
+    def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
+        updated = dataclasses.replace(ticket, **changes)
+        stored = {k: _storable(v) for k, v in changes.items()}
+        stored.update(
+            {k: v for k, v in _ticket_indexes(updated).items() if k not in ("gsi1pk", "gsi1sk")}
+        )
+        record = TicketRecord(
+            pk=ticket_pk(ticket.tenant_id, ticket.ticket_id),
+            sk=TicketRecord.SK,
+            version=ticket.version,
+        )
+        with _version_guard("ticket"):
+            record.update(actions=_set_actions(TicketRecord, stored))
+        return dataclasses.replace(updated, version=int(record.version))
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        status: TicketStatus | None,
+        queue: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Ticket]:
+        base = f"T#{tenant_id}#TICKETS"
+        if status is not None:
+            index, hash_attr, hash_value = TicketRecord.gsi2, "gsi2pk", f"{base}#S#{status.value}"
+            filter_condition = TicketRecord.queue == queue if queue else None
+        elif queue:
+            index, hash_attr, hash_value = TicketRecord.gsi3, "gsi3pk", f"{base}#Q#{queue}"
+            filter_condition = None
+        else:
+            index, hash_attr, hash_value = TicketRecord.gsi1, "gsi1pk", base
+            filter_condition = None
+        start = cursors.decode(
+            cursor,
+            expected={hash_attr: hash_value, "sk": TicketRecord.SK},
+            prefixes={"pk": f"T#{tenant_id}#TK#"},
+        )
+        result = index.query(
+            hash_value,
+            filter_condition=filter_condition,
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        records = list(result)
+        return Page(
+            items=[ticket_from(r) for r in records if isinstance(r, TicketRecord)],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Items
+
+_ITEM_RECORDS: dict[ItemKind, type[ItemRecord]] = {
+    ItemKind.NOTE: NoteRecord,
+    ItemKind.TIME_ENTRY: TimeEntryRecord,
+    ItemKind.CHARGE: ChargeRecord,
+    ItemKind.ATTACHMENT: AttachmentRecord,
+}
+
+
+def item_sk(item_id: str) -> str:
+    return f"ITEM#{item_id}"
+
+
+def _item_common(item: Item) -> dict[str, Any]:
+    return {
+        "pk": ticket_pk(item.tenant_id, item.ticket_id),
+        "sk": item_sk(item.item_id),
+        "tenant_id": item.tenant_id,
+        "ticket_id": item.ticket_id,
+        "item_id": item.item_id,
+        "internal": item.internal,
+        "origin": item.origin.value,
+        "origin_tenant": item.origin_tenant,
+        "origin_item_id": item.origin_item_id,
+        "origin_version": item.origin_version,
+        "outsourcing_id": item.outsourcing_id,
+        "created_by": item.created_by,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "deleted": item.deleted,
+    }
+
+
+def item_record(item: Item) -> ItemRecord:
+    """The record for an item (all kinds)."""
+    common = _item_common(item)
+    if isinstance(item, Note):
+        return NoteRecord(**common, text=item.text)
+    if isinstance(item, TimeEntry):
+        return TimeEntryRecord(
+            **common,
+            date=item.date.isoformat(),
+            hours_worked=item.hours_worked,
+            hours_billable=item.hours_billable,
+            work_type=item.work_type,
+            summary=item.summary,
+        )
+    if isinstance(item, Charge):
+        return ChargeRecord(
+            **common,
+            name=item.name,
+            quantity=item.quantity,
+            unit_cost=item.unit_cost,
+            unit_price=item.unit_price,
+            billable=item.billable,
+            currency=item.currency,
+        )
+    if isinstance(item, Attachment):
+        return AttachmentRecord(
+            **common,
+            file_name=item.file_name,
+            content_type=item.content_type,
+            size=item.size,
+            object_key=item.object_key,
+        )
+    raise TypeError(f"unknown item type {type(item).__name__}")
+
+
+def item_from(record: ItemRecord) -> Item:
+    """The domain item for a record (all kinds)."""
+    common: dict[str, Any] = {
+        "tenant_id": record.tenant_id,
+        "ticket_id": record.ticket_id,
+        "item_id": record.item_id,
+        "internal": bool(record.internal),
+        "origin": Origin(record.origin),
+        "origin_tenant": record.origin_tenant,
+        "origin_item_id": record.origin_item_id,
+        "origin_version": (
+            int(record.origin_version) if record.origin_version is not None else None
+        ),
+        "outsourcing_id": record.outsourcing_id,
+        "created_by": record.created_by or "",
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "deleted": bool(record.deleted),
+        "version": int(record.version or 1),
+    }
+    if isinstance(record, NoteRecord):
+        return Note(**common, text=record.text)
+    if isinstance(record, TimeEntryRecord):
+        return TimeEntry(
+            **common,
+            date=date.fromisoformat(record.date),
+            hours_worked=record.hours_worked,
+            hours_billable=record.hours_billable,
+            work_type=record.work_type,
+            summary=record.summary or "",
+        )
+    if isinstance(record, ChargeRecord):
+        return Charge(
+            **common,
+            name=record.name,
+            quantity=record.quantity,
+            unit_cost=record.unit_cost,
+            unit_price=record.unit_price,
+            billable=bool(record.billable),
+            currency=record.currency,
+        )
+    if isinstance(record, AttachmentRecord):
+        return Attachment(
+            **common,
+            file_name=record.file_name,
+            content_type=record.content_type,
+            size=int(record.size),
+            object_key=record.object_key,
+        )
+    raise TypeError(f"unknown item record {type(record).__name__}")
+
+
+def _item_storable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    stored: dict[str, Any] = {}
+    for name, value in changes.items():
+        if isinstance(value, date) and not isinstance(value, datetime):
+            stored[name] = value.isoformat()
+        elif isinstance(value, Decimal | bool | int | str | datetime) or value is None:
+            stored[name] = value
+        else:
+            stored[name] = _storable(value)
+    return stored
+
+
+class DynamoItemRepository:
+    """Items live in their ticket's partition, sorted by id (creation time)."""
+
+    def add(self, item: Item) -> None:
+        item_record(item).save(condition=ItemRecord.pk.does_not_exist())
+
+    def get(self, tenant_id: str, ticket_id: str, item_id: str) -> Item:
+        try:
+            record = Record.get(ticket_pk(tenant_id, ticket_id), item_sk(item_id))
+        except DoesNotExist as exc:
+            raise NotFoundError("No such item.") from exc
+        if not isinstance(record, ItemRecord) or record.deleted:
+            raise NotFoundError("No such item.")
+        return item_from(record)
+
+    def update(self, item: Item, changes: Mapping[str, Any]) -> Item:
+        model = _ITEM_RECORDS[item.kind]
+        record = model(
+            pk=ticket_pk(item.tenant_id, item.ticket_id),
+            sk=item_sk(item.item_id),
+            version=item.version,
+        )
+        with _version_guard("item"):
+            record.update(
+                actions=_set_actions(model, _item_storable(changes)),
+                condition=ItemRecord.deleted == False,  # noqa: E712 - a DynamoDB condition
+            )
+        return dataclasses.replace(item, **changes, version=int(record.version))
+
+    def delete(self, item: Item, at: datetime) -> Item:
+        return self.update(item, {"deleted": True, "updated_at": at})
+
+    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
+        pk = ticket_pk(tenant_id, ticket_id)
+        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "ITEM#"})
+        result = Record.query(
+            pk,
+            Record.sk.startswith("ITEM#"),
+            filter_condition=ItemRecord.deleted == False,  # noqa: E712
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        records = list(result)
+        return Page(
+            items=[item_from(r) for r in records if isinstance(r, ItemRecord)],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Idempotency keys
+
+
+def _idem_sk(key: str) -> str:
+    return "IDEM#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class DynamoIdempotencyStore:
+    """First responses to mutating requests, per tenant and Idempotency-Key, kept for a TTL."""
+
+    def __init__(self, ttl_seconds: int) -> None:
+        self._ttl = ttl_seconds
+
+    def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyEntry | None:
+        record = IdempotencyRecord(
+            pk=tenant_pk(tenant_id),
+            sk=_idem_sk(key),
+            tenant_id=tenant_id,
+            fingerprint=fingerprint,
+            expires_at=datetime.now(UTC) + timedelta(seconds=self._ttl),
+        )
+        try:
+            record.save(condition=IdempotencyRecord.pk.does_not_exist())
+            return None
+        except PutError as exc:
+            if not _condition_failed(exc):
+                raise
+        existing = IdempotencyRecord.get(
+            tenant_pk(tenant_id), _idem_sk(key), consistent_read=True
+        )
+        response = existing.response
+        return IdempotencyEntry(
+            fingerprint=existing.fingerprint,
+            response=(
+                StoredResponse(
+                    status=int(response["status"]),
+                    body=response["body"],
+                    headers=response.get("headers", {}),
+                )
+                if response
+                else None
+            ),
+        )
+
+    def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
+        record = IdempotencyRecord(pk=tenant_pk(tenant_id), sk=_idem_sk(key))
+        record.update(
+            actions=[
+                IdempotencyRecord.response.set(
+                    {"status": response.status, "body": response.body, "headers": response.headers}
+                )
+            ],
+            add_version_condition=False,
+        )
+
+    def abandon(self, tenant_id: str, key: str) -> None:
+        IdempotencyRecord(pk=tenant_pk(tenant_id), sk=_idem_sk(key)).delete(
+            add_version_condition=False
+        )

@@ -1,0 +1,60 @@
+"""Attachment files in S3: presigned POST uploads limited by size and type, presigned GETs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib.ports import PresignedUpload
+
+
+class S3FileStore:
+    """Implements ``FileStore`` on one bucket. Object keys always start with the owning tenant."""
+
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> PresignedUpload:
+        """A POST policy that accepts exactly ``size`` bytes of ``content_type`` at ``key``."""
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", size, size],
+            ],
+            ExpiresIn=expires_in,
+        )
+        return PresignedUpload(
+            url=post["url"],
+            fields=dict(post["fields"]),
+            expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+        )
+
+    def presign_download(self, key: str, file_name: str, expires_in: int) -> str:
+        disposition = f"attachment; filename*=UTF-8''{quote(file_name, safe='')}"
+        url: str = self._s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": disposition,
+            },
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self._s3.copy_object(
+            Bucket=self._bucket,
+            Key=target_key,
+            CopySource={"Bucket": self._bucket, "Key": source_key},
+        )

@@ -1,0 +1,1 @@
+"""The HTTP edge: Blueprints per resource, pydantic models, one error-to-HTTP mapping."""

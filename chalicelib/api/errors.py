@@ -1,0 +1,94 @@
+"""The one mapping from domain errors to HTTP responses, and the error body shape.
+
+``{"error": {"code": "snake_case", "message": "human sentence", "field": "where"}}``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    DomainError,
+    NotConfiguredError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RuleViolationError,
+    TooLargeError,
+    ValidationError,
+)
+
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
+    (ValidationError, 400),
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (TooLargeError, 413),
+    (RuleViolationError, 422),
+    (RateLimitedError, 429),
+    (NotConfiguredError, 503),
+)
+
+
+def status_of(error: DomainError) -> int:
+    for cls, status in STATUS_BY_ERROR:
+        if isinstance(error, cls):
+            return status
+    return 400
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    detail: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        detail["field"] = field
+    return {"error": detail}
+
+
+def error_response(error: DomainError) -> Response:
+    headers = {"Content-Type": "application/json"}
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return Response(
+        body=error_body(error.code, error.message, error.field),
+        status_code=status_of(error),
+        headers=headers,
+    )
+
+
+# Chalice answers a few requests itself (unsupported media type, method not allowed, ...)
+# with {"Code": ..., "Message": ...}; those are rewritten into our shape.
+_CHALICE_CODES = {
+    "BadRequestError": "validation_error",
+    "BadRequest": "validation_error",
+    "UnauthorizedError": "unauthenticated",
+    "ForbiddenError": "permission_denied",
+    "NotFoundError": "not_found",
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "RequestTimeoutError": "timeout",
+    "ConflictError": "conflict",
+    "UnprocessableEntityError": "rule_violation",
+    "TooManyRequestsError": "rate_limited",
+    "InternalServerError": "internal_error",
+}
+
+
+def rewrite_chalice_error(response: Response) -> Response:
+    """Give Chalice's own error responses the contract's error shape."""
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    code = _CHALICE_CODES.get(str(body["Code"]), "error")
+    message = str(body["Message"])
+    if response.status_code >= 500:
+        message = "An internal error occurred; it has been logged."
+    headers = dict(response.headers)
+    headers["Content-Type"] = "application/json"
+    return Response(
+        body=error_body(code, message), status_code=response.status_code, headers=headers
+    )

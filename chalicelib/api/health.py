@@ -1,0 +1,26 @@
+"""Health and the OpenAPI document (both public)."""
+
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.api.models import HealthOut
+from chalicelib.api.routing import Api, Call
+
+api = Api(__name__, "meta")
+
+
+@api.route("GET", "/health", summary="Liveness check", response=HealthOut, auth="none")
+def health(call: Call) -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@api.route("GET", "/v1/openapi.json", summary="This API as OpenAPI 3", auth="none")
+def openapi(call: Call) -> Response:
+    from chalicelib.api.openapi import document
+
+    return Response(
+        body=document(call.container.settings.api_base_url),
+        status_code=200,
+        headers={"Content-Type": "application/json"},
+    )

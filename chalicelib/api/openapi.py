@@ -1,0 +1,133 @@
+"""``GET /v1/openapi.json``: the OpenAPI 3.1 document, generated from the route registry and models."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import pydantic
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api.models import ErrorResponse
+from chalicelib.api.routing import REGISTRY, RouteSpec
+
+_REASONS = {
+    400: "Bad input (validation_error, with the field)",
+    401: "No or bad credential",
+    403: "Permission level too low",
+    404: "Not found (also anything belonging to another tenant)",
+    409: "Wrong state or conflict",
+    413: "Too large",
+    422: "A business rule refused the request",
+    429: "Rate limited",
+}
+
+
+def _operation_id(spec: RouteSpec) -> str:
+    words = re.sub(r"[{}]", "", spec.path).strip("/").replace("-", "_").split("/")
+    return spec.method.lower() + "_" + "_".join(w for w in words if w)
+
+
+def _ref(model: type[pydantic.BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _query_parameters(model: type[pydantic.BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _operation(spec: RouteSpec) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": _operation_id(spec),
+        "summary": spec.summary,
+        "tags": [spec.tag],
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", spec.path)
+        ],
+    }
+    if spec.query is not None:
+        operation["parameters"].extend(_query_parameters(spec.query))
+    if spec.idempotent:
+        operation["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "A repeat with the same key returns the first result.",
+            }
+        )
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(spec.body)}},
+        }
+    status = spec.status
+    if status == 204:
+        success: dict[str, Any] = {"description": "No content"}
+    else:
+        if spec.response is not None:
+            content_schema: dict[str, Any] = _ref(spec.response)
+        elif spec.produces == "application/json":
+            content_schema = {"type": "object"}
+        else:
+            content_schema = {"type": "string"}
+        success = {"description": "Success", "content": {spec.produces: {"schema": content_schema}}}
+    error = {"content": {"application/json": {"schema": _ref(ErrorResponse)}}}
+    responses: dict[str, Any] = {str(status): success}
+    codes = {400, *spec.errors}
+    if spec.auth != "none":
+        codes |= {401, 403}
+    if "{" in spec.path:
+        codes.add(404)
+    if spec.method in ("POST", "PATCH", "PUT", "DELETE"):
+        codes.add(409)
+    for code in sorted(codes):
+        responses[str(code)] = {"description": _REASONS.get(code, "Error"), **error}
+    operation["responses"] = responses
+    if spec.auth != "none":
+        operation["security"] = [{"bearer": []}]
+    return operation
+
+
+@lru_cache(maxsize=4)
+def document(server_url: str) -> dict[str, Any]:
+    """The whole API, every registered route, with component schemas from the pydantic models."""
+    models: set[type[pydantic.BaseModel]] = {ErrorResponse}
+    for spec in REGISTRY:
+        for model in (spec.body, spec.response):
+            if model is not None:
+                models.add(model)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, schemas = models_json_schema(
+        [(m, "validation" if _is_request(m) else "serialization") for m in ordered],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in REGISTRY:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Ticket outsourcing API",
+            "version": "1",
+            "description": "Outsource tickets to partners, subcontractors and networks.",
+        },
+        "servers": [{"url": server_url}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _is_request(model: type[pydantic.BaseModel]) -> bool:
+    return any(spec.body is model for spec in REGISTRY)

@@ -1,0 +1,323 @@
+"""Declarative routes: authentication, permission, validation, idempotency and error mapping.
+
+A route is declared once with its request and response models::
+
+    @api.route("POST", "/v1/tickets", body=TicketCreate, response=TicketOut, status=201)
+    def create(call: Call) -> TicketOut: ...
+
+and the declaration does four jobs: it registers the Chalice route, it authenticates the caller
+and checks the permission level, it validates path, query and body with pydantic (400 with the
+field named), and it records the route for ``GET /v1/openapi.json``. Views receive a
+:class:`Call` and return a response model, a Chalice ``Response`` or None (204).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import pydantic
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from chalicelib.api.errors import error_body, error_response, rewrite_chalice_error, status_of
+from chalicelib.container import Container, get_container
+from chalicelib.domain.clock import utcnow
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    DomainError,
+    PermissionDeniedError,
+    TooLargeError,
+    ValidationError,
+)
+from chalicelib.domain.tenants import Permission, Principal, require_permission
+from chalicelib.observability import logger
+from chalicelib.ports import StoredResponse
+from chalicelib.service import api_keys as api_key_service
+from chalicelib.service.idempotency import fingerprint, run_idempotent
+
+Auth = Literal["tenant", "operator", "none"]
+
+_current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    method: str
+    path: str
+    summary: str
+    tag: str
+    body: type[pydantic.BaseModel] | None
+    query: type[pydantic.BaseModel] | None
+    response: type[pydantic.BaseModel] | None
+    status: int
+    auth: Auth
+    permission: Permission
+    idempotent: bool
+    produces: str
+    errors: tuple[int, ...]
+
+
+REGISTRY: list[RouteSpec] = []
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything a view needs about the request, already checked."""
+
+    principal: Principal | None
+    params: dict[str, str]
+    body: Any
+    query: Any
+    request: Request
+    container: Container
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def tenant_id(self) -> str:
+        if self.principal is None or self.principal.tenant_id is None:
+            raise AuthenticationError("A tenant API key is required.")
+        return self.principal.tenant_id
+
+    @property
+    def actor(self) -> str:
+        """A label for audit fields: the credential's name and id."""
+        if self.principal is None:
+            return ""
+        if self.principal.operator:
+            return "operator"
+        return f"{self.principal.name} ({self.principal.key_id})"
+
+
+def pydantic_error(exc: pydantic.ValidationError) -> ValidationError:
+    """The first pydantic error as a 400 naming the field."""
+    first = exc.errors(include_url=False)[0]
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return ValidationError("The request body is not valid JSON.", field="body")
+    if kind == "extra_forbidden":
+        return ValidationError(f"Unknown field '{loc}'.", field=loc or "body")
+    if not loc:
+        return ValidationError("The request body must be a JSON object.", field="body")
+    return ValidationError(f"{loc}: {first.get('msg', 'invalid value')}.", field=loc)
+
+
+def parse_body(model: type[pydantic.BaseModel] | None, raw: bytes) -> Any:
+    if model is None:
+        if raw.strip() not in (b"", b"{}"):
+            raise ValidationError("This request takes no body.", field="body")
+        return None
+    try:
+        return model.model_validate_json(raw if raw.strip() else b"{}", strict=True)
+    except pydantic.ValidationError as exc:
+        raise pydantic_error(exc) from exc
+
+
+def parse_query(model: type[pydantic.BaseModel] | None, request: Request) -> Any:
+    params = request.query_params
+    values: dict[str, Any] = {}
+    if params is not None:
+        for name in params:
+            found = params.getlist(name)
+            if len(found) > 1:
+                raise ValidationError(f"Query parameter '{name}' is repeated.", field=name)
+            values[name] = found[0]
+    if model is None:
+        if values:
+            name = sorted(values)[0]
+            raise ValidationError(f"Unknown query parameter '{name}'.", field=name)
+        return None
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as exc:
+        raise pydantic_error(exc) from exc
+
+
+def raw_body(request: Request, limit: int) -> bytes:
+    raw = request.raw_body or b""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if len(data) > limit:
+        raise TooLargeError(f"The request body is larger than {limit} bytes.", field="body")
+    return data
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise AuthenticationError("An API key is required: 'Authorization: Bearer <key>'.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("Use 'Authorization: Bearer <key>'.")
+    return token.strip()
+
+
+def authenticate(spec: RouteSpec, request: Request, container: Container) -> Principal | None:
+    if spec.auth == "none":
+        return None
+    principal = api_key_service.authenticate(
+        container.api_keys,
+        container.auth_cache,
+        bearer_token(request),
+        container.operator_token(),
+    )
+    if spec.auth == "operator":
+        if not principal.operator:
+            raise PermissionDeniedError("This endpoint needs the operator credential.")
+        return principal
+    if principal.operator:
+        raise AuthenticationError("This endpoint needs a tenant API key.")
+    require_permission(principal.permission, spec.permission)
+    logger.append_keys(tenant_id=principal.tenant_id)
+    return principal
+
+
+def to_stored(spec: RouteSpec, result: Any) -> StoredResponse:
+    """A view's result as status, JSON-able body and headers."""
+    if isinstance(result, Response):
+        return StoredResponse(
+            status=result.status_code, body=result.body, headers=dict(result.headers)
+        )
+    if result is None:
+        return StoredResponse(status=204, body=None, headers={})
+    if isinstance(result, pydantic.BaseModel):
+        return StoredResponse(
+            status=spec.status,
+            body=result.model_dump(mode="json"),
+            headers={"Content-Type": "application/json"},
+        )
+    raise TypeError(f"view returned {type(result).__name__}")
+
+
+def to_response(stored: StoredResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
+    headers = {**stored.headers, **(extra_headers or {})}
+    return Response(body=stored.body, status_code=stored.status, headers=headers)
+
+
+def _error_stored(error: DomainError) -> StoredResponse:
+    return StoredResponse(
+        status=status_of(error),
+        body=error_body(error.code, error.message, error.field),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def dispatch(spec: RouteSpec, view: Callable[[Call], Any], params: dict[str, str]) -> Response:
+    request = _current_request.get()
+    if request is None:  # pragma: no cover - the middleware always sets it
+        raise RuntimeError("request context missing")
+    try:
+        container = get_container()
+        principal = authenticate(spec, request, container)
+        data = raw_body(request, container.settings.request_body_max_bytes)
+        call = Call(
+            principal=principal,
+            params=params,
+            body=parse_body(spec.body, data),
+            query=parse_query(spec.query, request),
+            request=request,
+            container=container,
+        )
+        key = request.headers.get("idempotency-key")
+        if spec.idempotent and key is not None and principal and principal.tenant_id:
+
+            def run() -> StoredResponse:
+                try:
+                    return to_stored(spec, view(call))
+                except DomainError as error:
+                    return _error_stored(error)
+
+            request_print = fingerprint(
+                spec.method, spec.path + json.dumps(params, sort_keys=True), data
+            )
+            stored, replayed = run_idempotent(
+                container.idempotency, principal.tenant_id, key, request_print, run
+            )
+            return to_response(stored, {"Idempotent-Replayed": "true"} if replayed else None)
+        return to_response(to_stored(spec, view(call)))
+    except DomainError as error:
+        return error_response(error)
+
+
+class Api:
+    """A Blueprint plus the declarations of its routes."""
+
+    def __init__(self, import_name: str, tag: str) -> None:
+        self.blueprint = Blueprint(import_name)
+        self.tag = tag
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        body: type[pydantic.BaseModel] | None = None,
+        query: type[pydantic.BaseModel] | None = None,
+        response: type[pydantic.BaseModel] | None = None,
+        status: int = 200,
+        auth: Auth = "tenant",
+        permission: Permission = Permission.NONE,
+        idempotent: bool | None = None,
+        produces: str = "application/json",
+        errors: tuple[int, ...] = (),
+        name: str | None = None,
+    ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+        spec = RouteSpec(
+            method=method,
+            path=path,
+            summary=summary,
+            tag=self.tag,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            auth=auth,
+            permission=permission,
+            idempotent=method == "POST" if idempotent is None else idempotent,
+            produces=produces,
+            errors=errors,
+        )
+
+        def decorator(view: Callable[[Call], Any]) -> Callable[[Call], Any]:
+            REGISTRY.append(spec)
+
+            def chalice_view(**params: str) -> Response:
+                return dispatch(spec, view, params)
+
+            view_name = name or view.__name__
+            chalice_view.__name__ = view_name
+            self.blueprint.route(
+                path,
+                methods=[method],
+                name=f"{self.tag}_{view_name}",
+                content_types=["application/json"],
+            )(chalice_view)
+            return view
+
+        return decorator
+
+
+def http_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Outermost layer of every HTTP request: request context, and never an unshaped 500."""
+    token = _current_request.set(request)
+    try:
+        logger.append_keys(path=getattr(request, "path", None))
+        response = get_response(request)
+        return rewrite_chalice_error(response)
+    except Exception:
+        logger.exception("unhandled error")
+        return Response(
+            body=error_body("internal_error", "An internal error occurred; it has been logged."),
+            status_code=500,
+            headers={"Content-Type": "application/json"},
+        )
+    finally:
+        logger.remove_keys(["path", "tenant_id"])
+        _current_request.reset(token)

@@ -1,0 +1,85 @@
+"""Settings: the only place that reads the environment.
+
+Everything else asks :func:`get_settings` for a :class:`Settings` object. It is built on first use
+(never at import), so tests and the local stack can set the environment first, and it is cached
+for the life of the process. :func:`reset_settings` drops the cache (tests, local stack).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONTENT_TYPES = (
+    "application/pdf",
+    "application/zip",
+    "application/json",
+    "application/xml",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/octet-stream",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "message/rfc822",
+)
+
+
+class Settings(BaseSettings):
+    """The deployment's configuration, read from environment variables (names are case-insensitive)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    stage: str = "local"
+    service_name: str = Field("outsourcing", validation_alias="POWERTOOLS_SERVICE_NAME")
+    region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    # One endpoint for every AWS service (local stack), and an optional DynamoDB-only override
+    # (DynamoDB Local beside moto for the other services).
+    aws_endpoint_url: str | None = None
+    dynamodb_endpoint_url: str | None = None
+
+    table_name: str = "outsourcing-main"
+    bucket_name: str = "outsourcing-attachments"
+    user_pool_id: str | None = None
+    mail_from: str = "no-reply@outsourcing.example.com"
+
+    # Operator credential: given directly (local stack) or as an SSM SecureString parameter name.
+    operator_key: SecretStr | None = None
+    operator_key_parameter: str | None = None
+
+    api_base_url: str = "http://127.0.0.1:8000"
+
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
+    presigned_url_seconds: int = 900
+    request_body_max_bytes: int = 1024 * 1024
+
+    # Authenticated API keys are remembered this long per process; revocation is seen by every
+    # process within this window (the contract allows 60 s).
+    auth_cache_seconds: int = 30
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    @property
+    def dynamodb_endpoint(self) -> str | None:
+        return self.dynamodb_endpoint_url or self.aws_endpoint_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built from the environment on first call."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next :func:`get_settings` reads the environment again."""
+    get_settings.cache_clear()

@@ -1,0 +1,102 @@
+"""Composition root: builds the adapters behind the ports, lazily, once per process.
+
+The HTTP and stream edges ask :func:`get_container` for what a use case needs; nothing is built
+at import time, and tests call :func:`reset_container` after changing the environment.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, lru_cache
+from typing import Any
+
+from chalicelib.adapters import aws
+from chalicelib.adapters.dynamo import connection
+from chalicelib.adapters.dynamo.repositories import (
+    DynamoApiKeyRepository,
+    DynamoIdempotencyStore,
+    DynamoItemRepository,
+    DynamoTenantRepository,
+    DynamoTicketRepository,
+)
+from chalicelib.adapters.s3 import S3FileStore
+from chalicelib.adapters.secrets import operator_token
+from chalicelib.adapters.ses import SesMailer
+from chalicelib.config import Settings, get_settings, reset_settings
+from chalicelib.domain.attachments import UploadPolicy
+from chalicelib.ports import (
+    ApiKeyRepository,
+    FileStore,
+    IdempotencyStore,
+    ItemRepository,
+    Mailer,
+    TenantRepository,
+    TicketRepository,
+)
+from chalicelib.service.api_keys import AuthCache
+
+
+class Container:
+    """The process's adapters, each built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        connection.bind(settings)
+
+    @cached_property
+    def tenants(self) -> TenantRepository:
+        return DynamoTenantRepository()
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        return DynamoApiKeyRepository()
+
+    @cached_property
+    def tickets(self) -> TicketRepository:
+        return DynamoTicketRepository()
+
+    @cached_property
+    def items(self) -> ItemRepository:
+        return DynamoItemRepository()
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        return DynamoIdempotencyStore(self.settings.idempotency_ttl_seconds)
+
+    @cached_property
+    def files(self) -> FileStore:
+        return S3FileStore(aws.client("s3", self.settings), self.settings.bucket_name)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        return SesMailer(aws.client("ses", self.settings), self.settings.mail_from)
+
+    @cached_property
+    def auth_cache(self) -> AuthCache:
+        return AuthCache(ttl=self.settings.auth_cache_seconds)
+
+    @cached_property
+    def upload_policy(self) -> UploadPolicy:
+        return UploadPolicy(
+            max_bytes=self.settings.attachment_max_bytes,
+            content_types=frozenset(t.lower() for t in self.settings.attachment_content_types),
+        )
+
+    def operator_token(self) -> str | None:
+        return operator_token(self.settings, lambda: aws.client("ssm", self.settings))
+
+    def client(self, service: str) -> Any:
+        return aws.client(service, self.settings)
+
+
+@lru_cache(maxsize=1)
+def get_container() -> Container:
+    """The process-wide container (built on first request, not at import)."""
+    return Container(get_settings())
+
+
+def reset_container() -> None:
+    """Forget settings, clients, connections and caches; the next request rebuilds them."""
+    get_container.cache_clear()
+    reset_settings()
+    aws.forget_clients()
+    connection.unbind()

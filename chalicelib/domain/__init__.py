@@ -1,0 +1,1 @@
+"""Pure rules of the product. Imports nothing from AWS, adapters or the HTTP edge."""

@@ -1,0 +1,38 @@
+"""Domain events decoded from the table's change stream: what changed, before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.items import Item
+from chalicelib.domain.tickets import Ticket
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChanged:
+    """A note, time entry, charge or attachment was added, edited or (soft-)deleted."""
+
+    before: Item | None
+    after: Item | None
+
+    @property
+    def current(self) -> Item:
+        found = self.after or self.before
+        assert found is not None
+        return found
+
+    @property
+    def deleted_now(self) -> bool:
+        """True for the change that deleted the item (tombstone set, or the row removed)."""
+        if self.after is None:
+            return self.before is not None and not self.before.deleted
+        return self.after.deleted and not (self.before is not None and self.before.deleted)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChanged:
+    before: Ticket | None
+    after: Ticket | None
+
+
+DomainEvent = ItemChanged | TicketChanged

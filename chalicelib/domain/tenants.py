@@ -1,0 +1,98 @@
+"""Tenants (one provider's instance) and credential permission levels."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chalicelib.domain.errors import PermissionDeniedError
+
+
+class Permission(enum.StrEnum):
+    """Outsourcing permission of a credential, each level including the ones before it.
+
+    ``none`` sees what was outsourced and to whom; ``outsource`` may outsource;
+    ``partner_management`` also manages partners, subcontractors, networks and dashboards;
+    ``all`` also the agreement, settings, credentials and fees.
+    """
+
+    NONE = "none"
+    OUTSOURCE = "outsource"
+    PARTNER_MANAGEMENT = "partner_management"
+    ALL = "all"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def includes(self, required: Permission) -> bool:
+        return self.rank >= required.rank
+
+
+_RANK = {
+    Permission.NONE: 0,
+    Permission.OUTSOURCE: 1,
+    Permission.PARTNER_MANAGEMENT: 2,
+    Permission.ALL: 3,
+}
+
+
+def require_permission(held: Permission, required: Permission) -> None:
+    """Refuse (403) when ``held`` does not include ``required``."""
+    if not held.includes(required):
+        raise PermissionDeniedError(
+            f"This action needs the '{required.value}' permission; the credential has "
+            f"'{held.value}'."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementAcceptance:
+    """Who accepted which version of the Outsource Agreement, and when."""
+
+    by: str
+    at: datetime
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    tenant_id: str
+    name: str
+    language: str
+    currency: str
+    contact_email: str
+    created_at: datetime
+    outsourcing_enabled: bool = False
+    agreement: AgreementAcceptance | None = None
+    active_all_keys: int = 0
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A tenant credential. Only the SHA-256 of the secret is ever stored."""
+
+    tenant_id: str
+    key_id: str
+    name: str
+    permission: Permission
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a tenant credential, or the operator."""
+
+    tenant_id: str | None
+    key_id: str | None
+    permission: Permission
+    operator: bool = False
+    name: str = ""

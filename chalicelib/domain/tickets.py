@@ -1,0 +1,71 @@
+"""Tickets: fields, states and numbering."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class TicketStatus(enum.StrEnum):
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting"
+    COMPLETE = "complete"
+
+
+class TicketSource(enum.StrEnum):
+    """Where a ticket came from. ``insourced`` is reserved for copies received from a lead partner."""
+
+    LOCAL = "local"
+    INSOURCED = "insourced"
+
+
+# Fields a PATCH may change; everything else is owned by the system.
+EDITABLE_FIELDS = frozenset(
+    {
+        "title",
+        "description",
+        "priority",
+        "status",
+        "queue",
+        "complete_by",
+        "organization",
+        "contact",
+        "site",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket:
+    tenant_id: str
+    ticket_id: str
+    number: str
+    title: str
+    description: str = ""
+    priority: Priority = Priority.MEDIUM
+    status: TicketStatus = TicketStatus.NEW
+    queue: str | None = None
+    complete_by: datetime | None = None
+    organization: str | None = None
+    contact: str | None = None
+    site: str | None = None
+    currency: str
+    source: TicketSource = TicketSource.LOCAL
+    original_number: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+
+
+def format_ticket_number(day: date, sequence: int) -> str:
+    """Human-readable ticket number: ``T<yyyymmdd>.<nnnn>``, counted per tenant per day."""
+    return f"T{day:%Y%m%d}.{sequence:04d}"

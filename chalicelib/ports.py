@@ -1,0 +1,150 @@
+"""The interfaces the service layer needs. Adapters implement them; tests pass fakes.
+
+Repositories speak domain objects only and raise domain errors (``NotFoundError``,
+``ConflictError``) rather than storage exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+from chalicelib.domain.items import Item
+from chalicelib.domain.tenants import ApiKey, Tenant
+from chalicelib.domain.tickets import Ticket, TicketStatus
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the opaque cursor of the next one (None at the end)."""
+
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+class TenantRepository(Protocol):
+    def create_with_key(self, tenant: Tenant, key: ApiKey) -> None:
+        """Store a new tenant together with its first ``all`` key, atomically."""
+
+    def get(self, tenant_id: str) -> Tenant:
+        """The tenant, or ``NotFoundError``."""
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None:
+        """Store a new key (and count it when it is an ``all`` key), atomically."""
+
+    def get(self, tenant_id: str, key_id: str) -> ApiKey:
+        """The key (active or revoked), or ``NotFoundError``."""
+
+    def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        """The tenant's keys, oldest first."""
+
+    def revoke(self, key: ApiKey, at: datetime) -> ApiKey:
+        """Revoke an active key. Revoking the last active ``all`` key raises ``ConflictError``."""
+
+
+class TicketRepository(Protocol):
+    def next_number(self, tenant_id: str, day: date) -> int:
+        """The next ticket sequence number of the tenant for that day (atomic counter)."""
+
+    def add(self, ticket: Ticket) -> None:
+        """Store a new ticket."""
+
+    def get(self, tenant_id: str, ticket_id: str) -> Ticket:
+        """The ticket, or ``NotFoundError`` (also for another tenant's ticket)."""
+
+    def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
+        """Apply ``changes`` if the stored version is still ``ticket.version``, else ``ConflictError``."""
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        status: TicketStatus | None,
+        queue: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Ticket]:
+        """The tenant's tickets, newest first, optionally filtered; one Query per page."""
+
+
+class ItemRepository(Protocol):
+    def add(self, item: Item) -> None:
+        """Store a new item."""
+
+    def get(self, tenant_id: str, ticket_id: str, item_id: str) -> Item:
+        """The live item, or ``NotFoundError`` (deleted items are not found)."""
+
+    def update(self, item: Item, changes: Mapping[str, Any]) -> Item:
+        """Apply ``changes`` if the stored version is still ``item.version``, else ``ConflictError``."""
+
+    def delete(self, item: Item, at: datetime) -> Item:
+        """Mark the item deleted (a tombstone, so replicas and feeds see the delete)."""
+
+    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
+        """Live items of a ticket, oldest first (newest last); one Query per page."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status: int
+    body: Any
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    fingerprint: str
+    response: StoredResponse | None  # None while the first request is still running
+
+
+class IdempotencyStore(Protocol):
+    def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+        """Claim ``key``; returns None when claimed now, or the existing record."""
+
+    def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
+        """Store the first result for later repeats."""
+
+    def abandon(self, tenant_id: str, key: str) -> None:
+        """Release a claim whose request failed unexpectedly, so a retry can run."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    url: str
+    fields: Mapping[str, str]
+    expires_at: datetime
+
+
+class FileStore(Protocol):
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> PresignedUpload:
+        """A browser-usable POST that accepts exactly one object of that type and size."""
+
+    def presign_download(self, key: str, file_name: str, expires_in: int) -> str:
+        """A time-limited GET URL for the object, downloading under ``file_name``."""
+
+    def delete(self, key: str) -> None:
+        """Delete the object; deleting a missing object is not an error."""
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        """Copy an object within the store."""
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    to: Sequence[str]
+    subject: str
+    text: str
+    html: str | None = None
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> None:
+        """Send one email."""

@@ -1,0 +1,1 @@
+"""The stream edge: table change records to domain events to reactions."""

@@ -1,0 +1,76 @@
+"""Record → domain event → reactions, with partial batch failures.
+
+Each batch goes through Powertools' ``BatchProcessor``: a failing record is reported in
+``batchItemFailures`` and Lambda (or the local pump) retries from it. Within one batch, once a
+change to a key has failed, later changes to the same key are failed too without running, so
+an item's changes are never applied out of order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from chalicelib.adapters.dynamo.stream_events import decode, record_key
+from chalicelib.observability import logger
+
+Reaction = Callable[[Any], None]
+
+
+class EarlierChangeFailedError(Exception):
+    """A previous change to the same key failed in this batch; this one must wait for it."""
+
+
+class Dispatcher:
+    """Routes each decoded domain event to the reactions registered for its type."""
+
+    def __init__(self, reactions: Mapping[type, Sequence[Reaction]]) -> None:
+        self._reactions = reactions
+
+    def dispatch(self, raw: dict[str, Any]) -> int:
+        """Run every reaction for one raw stream record; returns how many ran."""
+        event = decode(raw)
+        if event is None:
+            return 0
+        reactions = self._reactions.get(type(event), ())
+        for reaction in reactions:
+            reaction(event)
+        return len(reactions)
+
+
+def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -> dict[str, Any]:
+    """Process a Lambda DynamoDB stream event; returns ``{"batchItemFailures": [...]}``."""
+    # Whole-batch failures are reported like partial ones, so the retry starts at the first record.
+    processor = BatchProcessor(
+        event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
+    )
+    failed_keys: set[tuple[str, str]] = set()
+
+    def handle(record: DynamoDBRecord) -> None:
+        raw = record.raw_event
+        key = record_key(raw)
+        if key in failed_keys:
+            raise EarlierChangeFailedError(str(key))
+        try:
+            dispatcher.dispatch(raw)
+        except Exception:
+            failed_keys.add(key)
+            logger.exception(
+                "stream record failed",
+                extra={"sequence_number": raw.get("dynamodb", {}).get("SequenceNumber")},
+            )
+            raise
+
+    return process_partial_response(
+        event=event,
+        record_handler=handle,
+        processor=processor,
+        context=context,
+    )

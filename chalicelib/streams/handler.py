@@ -1,0 +1,46 @@
+"""The stream Blueprint: one consumer of the main table's stream.
+
+The stream ARN given to Chalice is a placeholder: the deployment's merge template
+(``infra/aws/resources.json``) replaces the event source mapping's ARN with the table's real
+stream and adds the settings Chalice cannot express (partial batch responses, retries,
+bisecting, record age, on-failure destination).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from chalice import Blueprint
+from chalice.app import DynamoDBEvent
+
+from chalicelib.container import Container, get_container
+from chalicelib.domain.events import ItemChanged
+from chalicelib.service.reactions import remove_deleted_attachment_file
+from chalicelib.streams.dispatcher import Dispatcher, process_batch
+
+STREAM_ARN_PLACEHOLDER = (
+    "arn:aws:dynamodb:us-east-1:000000000000:table/outsourcing-main/stream/replaced-at-package"
+)
+
+streams = Blueprint(__name__)
+
+
+def build_dispatcher(container: Container) -> Dispatcher:
+    """Every reaction of the service, by domain event type."""
+    return Dispatcher(
+        {
+            ItemChanged: [partial(remove_deleted_attachment_file, container.files)],
+        }
+    )
+
+
+@streams.on_dynamodb_record(
+    stream_arn=STREAM_ARN_PLACEHOLDER,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    name="table_stream",
+)
+def on_table_change(event: DynamoDBEvent) -> dict[str, Any]:
+    """Lambda entry point for the table's stream: returns partial batch failures."""
+    return process_batch(event.to_dict(), event.context, build_dispatcher(get_container()))
