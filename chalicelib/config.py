@@ -34,7 +34,7 @@ DEFAULT_CONTENT_TYPES = (
 
 
 class Settings(BaseSettings):
-    """The deployment's configuration, read from environment variables (names are case-insensitive)."""
+    """The deployment's configuration, from environment variables (names are case-insensitive)."""
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 

@@ -59,7 +59,7 @@ class TicketRepository(Protocol):
         """The ticket, or ``NotFoundError`` (also for another tenant's ticket)."""
 
     def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
-        """Apply ``changes`` if the stored version is still ``ticket.version``, else ``ConflictError``."""
+        """Apply ``changes`` if the stored version is ``ticket.version``, else ``ConflictError``."""
 
     def list(
         self,
@@ -81,7 +81,7 @@ class ItemRepository(Protocol):
         """The live item, or ``NotFoundError`` (deleted items are not found)."""
 
     def update(self, item: Item, changes: Mapping[str, Any]) -> Item:
-        """Apply ``changes`` if the stored version is still ``item.version``, else ``ConflictError``."""
+        """Apply ``changes`` if the stored version is ``item.version``, else ``ConflictError``."""
 
     def delete(self, item: Item, at: datetime) -> Item:
         """Mark the item deleted (a tombstone, so replicas and feeds see the delete)."""

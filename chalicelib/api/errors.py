@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.domain.errors import (
     AuthenticationError,
@@ -50,7 +50,7 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def error_response(error: DomainError) -> Response:
-    headers = {"Content-Type": "application/json"}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     if isinstance(error, AuthenticationError):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return Response(
@@ -87,7 +87,7 @@ def rewrite_chalice_error(response: Response) -> Response:
     message = str(body["Message"])
     if response.status_code >= 500:
         message = "An internal error occurred; it has been logged."
-    headers = dict(response.headers)
+    headers: dict[str, str | list[str]] = dict(response.headers)
     headers["Content-Type"] = "application/json"
     return Response(
         body=error_body(code, message), status_code=response.status_code, headers=headers

@@ -289,7 +289,9 @@ class ChargeUpdate(RequestModel):
 
 
 class AttachmentCreate(RequestModel):
-    file_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    file_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    ]
     content_type: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z0-9.+-]+/[A-Za-z0-9.+-]+$", max_length=100)
     ]
@@ -366,9 +368,7 @@ class AttachmentOut(ItemBase):
     size: int
 
 
-ItemOut = Annotated[
-    NoteOut | TimeEntryOut | ChargeOut | AttachmentOut, Field(discriminator="kind")
-]
+ItemOut = Annotated[NoteOut | TimeEntryOut | ChargeOut | AttachmentOut, Field(discriminator="kind")]
 
 
 def item_out(item: Item) -> NoteOut | TimeEntryOut | ChargeOut | AttachmentOut:

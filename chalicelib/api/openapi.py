@@ -1,4 +1,4 @@
-"""``GET /v1/openapi.json``: the OpenAPI 3.1 document, generated from the route registry and models."""
+"""``GET /v1/openapi.json``: OpenAPI 3.1, generated from the route registry and the models."""
 
 from __future__ import annotations
 

@@ -21,8 +21,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import pydantic
-from chalice import Blueprint, Response
-from chalice.app import Request
+from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.errors import error_body, error_response, rewrite_chalice_error, status_of
 from chalicelib.container import Container, get_container
@@ -149,7 +148,7 @@ def raw_body(request: Request, limit: int) -> bytes:
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+    header = str(request.headers.get("authorization") or "")
     if not header:
         raise AuthenticationError("An API key is required: 'Authorization: Bearer <key>'.")
     scheme, _, token = header.partition(" ")
@@ -182,7 +181,9 @@ def to_stored(spec: RouteSpec, result: Any) -> StoredResponse:
     """A view's result as status, JSON-able body and headers."""
     if isinstance(result, Response):
         return StoredResponse(
-            status=result.status_code, body=result.body, headers=dict(result.headers)
+            status=result.status_code,
+            body=result.body,
+            headers={k: str(v) for k, v in result.headers.items()},
         )
     if result is None:
         return StoredResponse(status=204, body=None, headers={})
@@ -196,7 +197,7 @@ def to_stored(spec: RouteSpec, result: Any) -> StoredResponse:
 
 
 def to_response(stored: StoredResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
-    headers = {**stored.headers, **(extra_headers or {})}
+    headers: dict[str, str | list[str]] = {**stored.headers, **(extra_headers or {})}
     return Response(body=stored.body, status_code=stored.status, headers=headers)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Response
+from chalice.app import Response
 
 from chalicelib.api.models import TicketCreate, TicketList, TicketOut, TicketQuery, TicketUpdate
 from chalicelib.api.routing import Api, Call

@@ -22,7 +22,7 @@ class TicketStatus(enum.StrEnum):
 
 
 class TicketSource(enum.StrEnum):
-    """Where a ticket came from. ``insourced`` is reserved for copies received from a lead partner."""
+    """Where a ticket came from; ``insourced`` is reserved for copies received from a lead."""
 
     LOCAL = "local"
     INSOURCED = "insourced"

@@ -98,7 +98,9 @@ class AuthCache:
         if entry is None:
             return None
         stored_at, stored_hash, key = entry
-        if self._clock() - stored_at > self._ttl or not hmac.compare_digest(stored_hash, token_hash):
+        if self._clock() - stored_at > self._ttl or not hmac.compare_digest(
+            stored_hash, token_hash
+        ):
             return None
         return key
 

@@ -29,7 +29,9 @@ def create_tenant(
 ) -> CreatedTenant:
     """Create a tenant and its first ``all`` API key (returned once, never stored in clear)."""
     tenant_id = new_id()
-    issued = mint_key(tenant_id, name="Initial administrator key", permission=Permission.ALL, now=now)
+    issued = mint_key(
+        tenant_id, name="Initial administrator key", permission=Permission.ALL, now=now
+    )
     tenant = Tenant(
         tenant_id=tenant_id,
         name=name,

@@ -79,9 +79,7 @@ def update_ticket(
     for required in ("priority", "status"):
         if required in changes and changes[required] is None:
             raise ValidationError(f"'{required}' cannot be null.", field=required)
-    normalized = {
-        k: ("" if k == "description" and v is None else v) for k, v in changes.items()
-    }
+    normalized = {k: ("" if k == "description" and v is None else v) for k, v in changes.items()}
     ticket = get_ticket(tickets, tenant_id, ticket_id)
     if not normalized:
         return ticket

@@ -68,7 +68,7 @@ def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -
             )
             raise
 
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]
         event=event,
         record_handler=handle,
         processor=processor,

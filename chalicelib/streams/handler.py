@@ -11,8 +11,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from chalice import Blueprint
-from chalice.app import DynamoDBEvent
+from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged

@@ -145,9 +145,7 @@ def harness(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Harness]:
     endpoint = (
-        request.getfixturevalue("dynamodb_local").endpoint
-        if backend == "dynamodb-local"
-        else None
+        request.getfixturevalue("dynamodb_local").endpoint if backend == "dynamodb-local" else None
     )
     suffix = uuid.uuid4().hex[:12]
     table_name, bucket_name = f"it-{suffix}", f"it-files-{suffix}"

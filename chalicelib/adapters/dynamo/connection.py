@@ -33,7 +33,7 @@ def bind(settings: Settings) -> None:
         if _bound == target:
             return
         Record.Meta.table_name = settings.table_name
-        Record.Meta.host = settings.dynamodb_endpoint
+        Record.Meta.host = settings.dynamodb_endpoint  # type: ignore[assignment]
         Record.Meta.region = settings.region
         for cls in _all_subclasses(Record):
             cls._connection = None

@@ -53,7 +53,7 @@ class DecimalAttribute(Attribute[Decimal]):
         return Decimal(value)
 
 
-class Gsi1(GlobalSecondaryIndex["Record"]):
+class Gsi1(GlobalSecondaryIndex["Record"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "gsi1"
         projection = AllProjection()
@@ -62,7 +62,7 @@ class Gsi1(GlobalSecondaryIndex["Record"]):
     gsi1sk = UnicodeAttribute(range_key=True)
 
 
-class Gsi2(GlobalSecondaryIndex["Record"]):
+class Gsi2(GlobalSecondaryIndex["Record"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "gsi2"
         projection = AllProjection()
@@ -71,7 +71,7 @@ class Gsi2(GlobalSecondaryIndex["Record"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
-class Gsi3(GlobalSecondaryIndex["Record"]):
+class Gsi3(GlobalSecondaryIndex["Record"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "gsi3"
         projection = AllProjection()

@@ -270,7 +270,7 @@ class DynamoApiKeyRepository:
 # Tickets
 
 
-def _ticket_indexes(ticket: Ticket) -> dict[str, str | None]:
+def _ticket_indexes(ticket: Ticket) -> dict[str, Any]:
     base = f"T#{ticket.tenant_id}#TICKETS"
     return {
         "gsi1pk": base,
@@ -386,6 +386,7 @@ class DynamoTicketRepository:
         cursor: str | None,
     ) -> Page[Ticket]:
         base = f"T#{tenant_id}#TICKETS"
+        index: Any
         if status is not None:
             index, hash_attr, hash_value = TicketRecord.gsi2, "gsi2pk", f"{base}#S#{status.value}"
             filter_condition = TicketRecord.queue == queue if queue else None
@@ -625,9 +626,7 @@ class DynamoIdempotencyStore:
         except PutError as exc:
             if not _condition_failed(exc):
                 raise
-        existing = IdempotencyRecord.get(
-            tenant_pk(tenant_id), _idem_sk(key), consistent_read=True
-        )
+        existing = IdempotencyRecord.get(tenant_pk(tenant_id), _idem_sk(key), consistent_read=True)
         response = existing.response
         return IdempotencyEntry(
             fingerprint=existing.fingerprint,
