@@ -9,6 +9,17 @@ from chalicelib.config import Settings
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, str | None, str], Any] = {}
+_session: Any = None
+
+
+def _shared_session() -> Any:
+    """One boto3 session per process, so service models are loaded once for every client."""
+    global _session  # noqa: PLW0603 - process-wide cache, guarded by the lock
+    if _session is None:
+        import boto3  # deferred: keeps `import app` cheap
+
+        _session = boto3.session.Session()
+    return _session
 
 
 def client(service: str, settings: Settings, *, endpoint_url: str | None = None) -> Any:
@@ -18,9 +29,7 @@ def client(service: str, settings: Settings, *, endpoint_url: str | None = None)
     with _lock:
         found = _clients.get(cache_key)
         if found is None:
-            import boto3  # deferred: keeps `import app` cheap
-
-            found = boto3.session.Session().client(
+            found = _shared_session().client(
                 service, region_name=settings.region, endpoint_url=endpoint
             )
             _clients[cache_key] = found

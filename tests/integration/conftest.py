@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,27 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def harness(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    with _harness(backend, request, monkeypatch) as built:
+        yield built
+
+
+@pytest.fixture
+def race_harness(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    """For tests of racing writes: DynamoDB Local only.
+
+    moto applies a conditional write or a transaction as a check followed by a write, with no
+    lock between them, so two threads can both pass a condition; Amazon's engine serialises them.
+    """
+    with _harness("dynamodb-local", request, monkeypatch) as built:
+        yield built
+
+
+@contextmanager
+def _harness(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Harness]:
     endpoint = (

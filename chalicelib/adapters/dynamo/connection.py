@@ -35,8 +35,12 @@ def bind(settings: Settings) -> None:
         Record.Meta.table_name = settings.table_name
         Record.Meta.host = settings.dynamodb_endpoint  # type: ignore[assignment]
         Record.Meta.region = settings.region
+        Record._connection = None
+        # One connection (one botocore client) for every record class: PynamoDB would otherwise
+        # build a client per class, which costs tens of milliseconds each on a cold start.
+        shared = Record._get_connection()
         for cls in _all_subclasses(Record):
-            cls._connection = None
+            cls._connection = shared
         _bound = target
 
 
@@ -50,5 +54,6 @@ def unbind() -> None:
 
 
 def transaction_connection() -> Connection:
-    """A low-level connection for ``TransactWrite``, on the bound endpoint."""
-    return Connection(region=Record.Meta.region, host=Record.Meta.host)
+    """The low-level connection for ``TransactWrite``: the records' own, so one client serves all."""
+    connection: Connection = Record._get_connection().connection
+    return connection

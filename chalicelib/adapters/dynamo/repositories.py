@@ -58,16 +58,24 @@ from chalicelib.ports import IdempotencyRecord as IdempotencyEntry
 from chalicelib.ports import Page, StoredResponse
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# Inside a cancelled transaction the same cause is reported without the suffix.
+TX_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _failed_in_transaction(exc: TransactWriteError, position: int | None = None) -> bool:
+    """Whether a condition failed in the transaction (at ``position``, if given)."""
+    reasons = exc.cancellation_reasons or []
+    for index, reason in enumerate(reasons):
+        if reason is not None and reason.code == TX_CONDITION_FAILED:
+            if position is None or index == position:
+                return True
+    return False
 
 
 def _condition_failed(exc: Exception) -> bool:
-    code = getattr(exc, "cause_response_code", None)
-    if code == CONDITION_FAILED:
+    if getattr(exc, "cause_response_code", None) == CONDITION_FAILED:
         return True
-    if isinstance(exc, TransactWriteError):
-        reasons = exc.cancellation_reasons or []
-        return any(r is not None and r.code == CONDITION_FAILED for r in reasons)
-    return False
+    return isinstance(exc, TransactWriteError) and _failed_in_transaction(exc)
 
 
 @contextmanager
@@ -253,8 +261,7 @@ class DynamoApiKeyRepository:
                         add_version_condition=False,
                     )
         except TransactWriteError as exc:
-            reasons = exc.cancellation_reasons or []
-            if len(reasons) > 1 and reasons[1] is not None and reasons[1].code == CONDITION_FAILED:
+            if _failed_in_transaction(exc, position=1):
                 raise ConflictError(
                     "This is the last active key with the 'all' permission; create another "
                     "before revoking it.",
