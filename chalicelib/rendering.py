@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.clock import iso
+from chalicelib.domain.money import format_amount
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -26,6 +27,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["iso"] = lambda value: iso(value) if value is not None else ""
+    env.filters["amount"] = format_amount
     return env
 
 

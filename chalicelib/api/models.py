@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.items import Attachment, Charge, Item, Note, TimeEntry
+from chalicelib.domain.money import canonical
 from chalicelib.domain.tenants import ApiKey, Permission, Tenant
 from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStatus
 
@@ -380,8 +381,8 @@ def item_out(item: Item) -> NoteOut | TimeEntryOut | ChargeOut | AttachmentOut:
             **base,  # type: ignore[arg-type]
             time_entry_id=item.item_id,
             date=item.date,
-            hours_worked=item.hours_worked,
-            hours_billable=item.hours_billable,
+            hours_worked=canonical(item.hours_worked),
+            hours_billable=canonical(item.hours_billable),
             work_type=item.work_type,
             summary=item.summary,
         )
@@ -390,9 +391,9 @@ def item_out(item: Item) -> NoteOut | TimeEntryOut | ChargeOut | AttachmentOut:
             **base,  # type: ignore[arg-type]
             charge_id=item.item_id,
             name=item.name,
-            quantity=item.quantity,
-            unit_cost=item.unit_cost,
-            unit_price=item.unit_price,
+            quantity=canonical(item.quantity, 0),
+            unit_cost=canonical(item.unit_cost),
+            unit_price=canonical(item.unit_price),
             billable=item.billable,
             currency=item.currency,
         )

@@ -54,6 +54,6 @@ def unbind() -> None:
 
 
 def transaction_connection() -> Connection:
-    """The low-level connection for ``TransactWrite``: the records' own, so one client serves all."""
+    """The connection for ``TransactWrite``: the records' own, so one client serves all."""
     connection: Connection = Record._get_connection().connection
     return connection

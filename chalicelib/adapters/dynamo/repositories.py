@@ -66,9 +66,12 @@ def _failed_in_transaction(exc: TransactWriteError, position: int | None = None)
     """Whether a condition failed in the transaction (at ``position``, if given)."""
     reasons = exc.cancellation_reasons or []
     for index, reason in enumerate(reasons):
-        if reason is not None and reason.code == TX_CONDITION_FAILED:
-            if position is None or index == position:
-                return True
+        if (
+            reason is not None
+            and reason.code == TX_CONDITION_FAILED
+            and (position is None or index == position)
+        ):
+            return True
     return False
 
 
