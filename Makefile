@@ -47,7 +47,8 @@ bench: $(STAMP)
 
 package: $(STAMP)
 	rm -rf build/package
-	$(BIN)/chalice package --stage prod --merge-template infra/aws/resources.json build/package
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} \
+		$(BIN)/chalice package --stage prod --merge-template infra/aws/resources.json build/package
 	$(BIN)/cfn-lint build/package/sam.json
 
 clean:
