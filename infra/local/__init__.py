@@ -1,1 +1,1 @@
-"""The local stack: moto (or any endpoint), the API, and a stream pump, on 127.0.0.1. Not shipped."""
+"""The local stack (moto or a given endpoint, the API, a stream pump); not shipped."""

@@ -161,6 +161,7 @@ class StreamPump:
         return [s for s in ordered if not s.closed]
 
     def _iterator(self, shard: _Shard) -> str:
+        seq: str | None
         if shard.pending_retry is not None:
             kind, seq = "AT_SEQUENCE_NUMBER", shard.pending_retry
         else:
@@ -184,7 +185,9 @@ class StreamPump:
         for shard in self._refresh_shards():
             if shard.iterator is None:
                 shard.iterator = self._iterator(shard)
-            response = self._streams.get_records(ShardIterator=shard.iterator, Limit=self._batch_size)
+            response = self._streams.get_records(
+                ShardIterator=shard.iterator, Limit=self._batch_size
+            )
             records = response.get("Records", [])
             next_iterator = response.get("NextShardIterator")
             if not records:
@@ -196,10 +199,10 @@ class StreamPump:
             self._deliver(shard, records, next_iterator)
         return delivered
 
-    def _deliver(self, shard: _Shard, records: list[dict[str, Any]], next_iterator: str | None) -> None:
-        event = {
-            "Records": [lambda_record(r, self.stream_arn, self._region) for r in records]
-        }
+    def _deliver(
+        self, shard: _Shard, records: list[dict[str, Any]], next_iterator: str | None
+    ) -> None:
+        event = {"Records": [lambda_record(r, self.stream_arn, self._region) for r in records]}
         self.stats.batches += 1
         try:
             result = self._handler(event, self._context_factory())
@@ -256,7 +259,7 @@ class StreamPump:
     # -- loops -------------------------------------------------------------------------------
 
     def drain(self, max_rounds: int = 1000) -> int:
-        """Poll until a round delivers nothing and no retry is pending; returns records delivered."""
+        """Poll until a round delivers nothing and no retry is pending; returns the count."""
         total = 0
         for _ in range(max_rounds):
             delivered = self.poll_once()

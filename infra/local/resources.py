@@ -6,6 +6,7 @@ deployment uses, so a key, index, stream or TTL setting cannot differ between th
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,10 +56,8 @@ class Provisioned:
 
 def create_table(dynamodb: Any, table_name: str) -> str:
     """Create the main table if missing (idempotent); returns its stream ARN."""
-    try:
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(**table_definition(table_name))
-    except dynamodb.exceptions.ResourceInUseException:
-        pass
     dynamodb.get_waiter("table_exists").wait(
         TableName=table_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
     )
@@ -77,10 +76,9 @@ def create_table(dynamodb: Any, table_name: str) -> str:
 
 def create_bucket(s3: Any, bucket_name: str) -> None:
     """Create the attachments bucket with the template's CORS rules (idempotent)."""
-    try:
+    already = (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists)
+    with contextlib.suppress(*already):
         s3.create_bucket(Bucket=bucket_name)
-    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-        pass
     rules = _properties("AttachmentsBucket")["CorsConfiguration"]["CorsRules"]
     # CloudFormation spells two names differently from the S3 API.
     s3.put_bucket_cors(
