@@ -35,7 +35,7 @@ class DynamoDBLocal:
             )
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(  # noqa: S603 - fixed command line
+        self._process = subprocess.Popen(
             [
                 java,
                 f"-Djava.library.path={directory / 'DynamoDBLocal_lib'}",
