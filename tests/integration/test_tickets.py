@@ -231,9 +231,7 @@ def test_work_order_prints_the_ticket_without_internal_items(harness: Harness) -
     base = f"/v1/tickets/{ticket['ticket_id']}"
     harness.post(f"{base}/notes", tenant.key, {"text": "Replaced the PSU"})
     harness.post(f"{base}/notes", tenant.key, {"text": "Customer is difficult", "internal": True})
-    harness.post(
-        f"{base}/time-entries", tenant.key, {"date": "2026-11-20", "hours_worked": "1.5"}
-    )
+    harness.post(f"{base}/time-entries", tenant.key, {"date": "2026-11-20", "hours_worked": "1.5"})
     harness.post(
         f"{base}/charges",
         tenant.key,
