@@ -33,8 +33,15 @@ def _ref(model: type[pydantic.BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+_REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def _query_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(ref_template=_REF_TEMPLATE)
+
+
 def _query_parameters(model: type[pydantic.BaseModel]) -> list[dict[str, Any]]:
-    schema = model.model_json_schema()
+    schema = _query_schema(model)
     required = set(schema.get("required", []))
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}
@@ -108,8 +115,12 @@ def document(server_url: str) -> dict[str, Any]:
     ordered = sorted(models, key=lambda m: m.__name__)
     _, schemas = models_json_schema(
         [(m, "validation" if _is_request(m) else "serialization") for m in ordered],
-        ref_template="#/components/schemas/{model}",
+        ref_template=_REF_TEMPLATE,
     )
+    components = dict(schemas.get("$defs", {}))
+    for spec in REGISTRY:
+        if spec.query is not None:
+            components.update(_query_schema(spec.query).get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for spec in REGISTRY:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
@@ -123,7 +134,7 @@ def document(server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": dict(sorted(components.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from chalicelib.domain.errors import ConflictError
+from chalicelib.domain.errors import ConflictError, ValidationError
 
 
 class ItemKind(enum.StrEnum):
@@ -103,6 +103,19 @@ EDITABLE_FIELDS: dict[ItemKind, frozenset[str]] = {
     ),
     ItemKind.ATTACHMENT: frozenset({"file_name", "internal"}),
 }
+
+
+# Fields a PATCH may clear with null; every other field needs a value.
+NULLABLE_FIELDS: frozenset[str] = frozenset({"work_type"})
+
+
+def check_changes(kind: ItemKind, changes: dict[str, object]) -> None:
+    """Refuse fields a PATCH may not touch, and nulls on fields that need a value (400)."""
+    for name, value in changes.items():
+        if name not in EDITABLE_FIELDS[kind]:
+            raise ValidationError(f"Field '{name}' cannot be changed.", field=name)
+        if value is None and name not in NULLABLE_FIELDS:
+            raise ValidationError(f"'{name}' cannot be null.", field=name)
 
 
 def ensure_writable(item: Item) -> None:

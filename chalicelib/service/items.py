@@ -12,11 +12,11 @@ from chalicelib.domain.attachments import UploadPolicy, storage_name
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.items import (
-    EDITABLE_FIELDS,
     ITEM_CLASSES,
     Attachment,
     Item,
     ItemKind,
+    check_changes,
     ensure_writable,
 )
 from chalicelib.observability import logger
@@ -95,10 +95,7 @@ def update_item(
     now: datetime,
 ) -> Item:
     """Edit a local item. Replicas from the other side are read-only (409)."""
-    allowed = EDITABLE_FIELDS[kind]
-    for name in changes:
-        if name not in allowed:
-            raise ValidationError(f"Field '{name}' cannot be changed.", field=name)
+    check_changes(kind, dict(changes))
     item = get_item(items, tenant_id, ticket_id, item_id, kind)
     ensure_writable(item)
     if not changes:

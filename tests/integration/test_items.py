@@ -309,3 +309,41 @@ def test_deleting_an_attachment_deletes_its_file_through_the_stream(harness: Har
     )
     harness.pump.drain()
     assert s3.list_objects_v2(Bucket=harness.bucket_name, Prefix=key)["KeyCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("segment", "create", "change", "field"),
+    [
+        ("notes", {"text": "x"}, {"text": None}, "text"),
+        ("notes", {"text": "x"}, {"internal": None}, "internal"),
+        (
+            "time-entries",
+            {"date": "2026-11-24", "hours_worked": 1},
+            {"hours_worked": None},
+            "hours_worked",
+        ),
+        ("charges", {"name": "c", "quantity": 1}, {"quantity": None}, "quantity"),
+    ],
+)
+def test_null_cannot_clear_a_required_item_field(
+    harness: Harness, segment: str, create: dict[str, Any], change: dict[str, Any], field: str
+) -> None:
+    tenant, base = _ticket(harness)
+    item = harness.post(f"{base}/{segment}", tenant.key, create).json
+    reply = harness.patch(f"{base}/{segment}/{item['item_id']}", tenant.key, change)
+    assert reply.status_code == 400
+    assert reply.json["error"]["field"] == field
+
+
+def test_null_clears_an_optional_item_field(harness: Harness) -> None:
+    tenant, base = _ticket(harness)
+    entry = harness.post(
+        f"{base}/time-entries",
+        tenant.key,
+        {"date": "2026-11-24", "hours_worked": 1, "work_type": "Remote"},
+    ).json
+    reply = harness.patch(
+        f"{base}/time-entries/{entry['item_id']}", tenant.key, {"work_type": None}
+    )
+    assert reply.status_code == 200
+    assert reply.json["work_type"] is None

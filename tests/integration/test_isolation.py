@@ -1,0 +1,100 @@
+"""Tenant isolation: every tenant route, called with another tenant's ids, is a 404.
+
+The routes come from the route registry, so a new route is covered as soon as it exists.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+import app  # noqa: F401 - registers every route
+from chalicelib.api.routing import REGISTRY, RouteSpec
+from tests.integration.conftest import Harness, Tenant
+from tests.integration.samples import valid_body
+
+TENANT_ROUTES = [spec for spec in REGISTRY if spec.auth == "tenant"]
+WITH_IDS = [spec for spec in TENANT_ROUTES if "{" in spec.path]
+LISTS = [spec for spec in TENANT_ROUTES if "{" not in spec.path and spec.method == "GET"]
+
+
+def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
+    """One of everything, owned by ``owner``, by path parameter name."""
+    ticket = harness.create_ticket(owner)["ticket_id"]
+    base = f"/v1/tickets/{ticket}"
+    note = harness.post(f"{base}/notes", owner.key, {"text": "secret"}).json["note_id"]
+    entry = harness.post(
+        f"{base}/time-entries", owner.key, {"date": "2026-11-24", "hours_worked": 1}
+    ).json["time_entry_id"]
+    charge = harness.post(f"{base}/charges", owner.key, {"name": "c", "quantity": 1}).json[
+        "charge_id"
+    ]
+    attachment = harness.post(
+        f"{base}/attachments",
+        owner.key,
+        {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
+    ).json["attachment_id"]
+    key = harness.post("/v1/api-keys", owner.key, {"name": "k", "permission": "none"}).json["id"]
+    return {
+        "ticket_id": ticket,
+        "note_id": note,
+        "entry_id": entry,
+        "charge_id": charge,
+        "attachment_id": attachment,
+        "key_id": key,
+    }
+
+
+def _fill(spec: RouteSpec, ids: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in ids:
+            raise AssertionError(f"no sample id for {{{name}}} in {spec.path}")
+        return ids[name]
+
+    return re.sub(r"{(\w+)}", replace, spec.path)
+
+
+def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
+    base = f"/v1/tickets/{ids['ticket_id']}"
+    return (
+        harness.get(base, owner.key).json,
+        harness.get(f"{base}/items", owner.key).json,
+        harness.get("/v1/api-keys", owner.key).json,
+    )
+
+
+def test_every_tenant_route_with_an_id_is_covered() -> None:
+    assert len(WITH_IDS) >= 15
+    assert {s.path for s in WITH_IDS} >= {"/v1/tickets/{ticket_id}", "/v1/api-keys/{key_id}"}
+
+
+def test_another_tenants_ids_are_not_found_on_every_route(harness: Harness) -> None:
+    # Given tenant A owns one of everything, and tenant B has an all-powerful key
+    owner, intruder = harness.create_tenant(), harness.create_tenant()
+    ids = _owned_things(harness, owner)
+    before = _snapshot(harness, owner, ids)
+    outcomes = {}
+    # When B calls every route with A's ids and a valid body
+    for spec in WITH_IDS:
+        reply = harness.request(
+            spec.method, _fill(spec, ids), key=intruder.key, json_body=valid_body(spec.body)
+        )
+        outcomes[f"{spec.method} {spec.path}"] = (reply.status_code, reply.error_code)
+    # Then every answer is a plain 404, and nothing of A's changed
+    assert outcomes == {name: (404, "not_found") for name in outcomes}
+    assert _snapshot(harness, owner, ids) == before
+
+
+@pytest.mark.parametrize("spec", LISTS, ids=lambda s: s.path)
+def test_lists_never_show_another_tenants_things(harness: Harness, spec: RouteSpec) -> None:
+    owner, other = harness.create_tenant(), harness.create_tenant()
+    ids = _owned_things(harness, owner)
+    reply = harness.get(spec.path, other.key)
+    assert reply.status_code == 200
+    text = reply.text
+    for value in ids.values():
+        assert value not in text
+    assert owner.tenant_id not in text
