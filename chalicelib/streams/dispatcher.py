@@ -1,9 +1,11 @@
 """Record → domain event → reactions, with partial batch failures.
 
 Each batch goes through Powertools' ``BatchProcessor``: a failing record is reported in
-``batchItemFailures`` and Lambda (or the local pump) retries from it. Within one batch, once a
-change to a key has failed, later changes to the same key are failed too without running, so
-an item's changes are never applied out of order.
+``batchItemFailures`` and Lambda (or the local pump) retries from the lowest failed sequence
+number, redelivering everything after it. So once a record fails, every later record of the batch
+is reported failed without running: nothing is applied out of order, and nothing is applied
+twice just because a neighbour failed. (Reactions are still idempotent: Lambda delivers at least
+once, and a whole batch can be retried after a timeout.)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ Reaction = Callable[[Any], None]
 
 
 class EarlierChangeFailedError(Exception):
-    """A previous change to the same key failed in this batch; this one must wait for it."""
+    """An earlier record of the batch failed; this one waits for the retry that starts there."""
 
 
 class Dispatcher:
@@ -51,17 +53,16 @@ def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
     )
-    failed_keys: set[tuple[str, str]] = set()
+    first_failure: list[tuple[str, str]] = []
 
     def handle(record: DynamoDBRecord) -> None:
         raw = record.raw_event
-        key = record_key(raw)
-        if key in failed_keys:
-            raise EarlierChangeFailedError(str(key))
+        if first_failure:
+            raise EarlierChangeFailedError(str(first_failure[0]))
         try:
             dispatcher.dispatch(raw)
         except Exception:
-            failed_keys.add(key)
+            first_failure.append(record_key(raw))
             logger.exception(
                 "stream record failed",
                 extra={"sequence_number": raw.get("dynamodb", {}).get("SequenceNumber")},
