@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -23,10 +24,26 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last = (0, 0)
+
+
 def new_id(now_ms: int | None = None) -> str:
-    """A new ULID for the current (or given) millisecond."""
+    """A new ULID, strictly greater than the previous one made by this process.
+
+    Within one millisecond (or if the clock steps back) the random part is incremented instead of
+    drawn again, so ids made one after the other always sort in the order they were made.
+    """
+    global _last  # noqa: PLW0603 - the monotonic state, guarded by the lock
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return _encode(ms, 10) + _encode(secrets.randbits(80), 16)
+    with _lock:
+        last_ms, last_random = _last
+        if ms <= last_ms and now_ms is None:
+            ms, random = last_ms, last_random + 1
+        else:
+            random = secrets.randbits(79)  # leaves room to count up within the millisecond
+        _last = (ms, random)
+    return _encode(ms, 10) + _encode(random, 16)
 
 
 def derived_id(time_source_id: str, *parts: str) -> str:

@@ -1,4 +1,4 @@
-"""The stream edge on real stream records (moto and DynamoDB Local): decode, dispatch, fail, retry."""
+"""The stream edge on real stream records: decode, dispatch, fail, retry, replay."""
 
 from __future__ import annotations
 

@@ -563,7 +563,12 @@ class DynamoItemRepository:
     """Items live in their ticket's partition, sorted by id (creation time)."""
 
     def add(self, item: Item) -> None:
-        item_record(item).save(condition=ItemRecord.pk.does_not_exist())
+        try:
+            item_record(item).save(condition=ItemRecord.pk.does_not_exist())
+        except PutError as exc:
+            if _condition_failed(exc):
+                raise ConflictError("This item already exists.", code="already_exists") from exc
+            raise
 
     def get(self, tenant_id: str, ticket_id: str, item_id: str) -> Item:
         try:

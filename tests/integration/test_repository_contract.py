@@ -1,0 +1,22 @@
+"""The repository contract against DynamoDB (moto and DynamoDB Local)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.container import get_container
+from tests.integration.conftest import Harness
+from tests.repository_contract import Repos, RepositoryContract
+
+
+class TestDynamoRepositories(RepositoryContract):
+    @pytest.fixture
+    def repos(self, harness: Harness) -> Repos:
+        container = get_container()
+        return Repos(
+            tenants=container.tenants,
+            keys=container.api_keys,
+            tickets=container.tickets,
+            items=container.items,
+            idempotency=container.idempotency,
+        )

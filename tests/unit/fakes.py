@@ -1,0 +1,242 @@
+"""In-memory fakes of the ports, with the same observable rules as the DynamoDB adapters.
+
+``tests/unit/test_repository_contract.py`` runs one contract against these fakes, and
+``tests/integration/test_repository_contract.py`` runs it against DynamoDB, so the fakes cannot
+drift from the real thing unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.items import Item
+from chalicelib.domain.tenants import ApiKey, Permission, Tenant
+from chalicelib.domain.tickets import Ticket, TicketStatus
+from chalicelib.ports import (
+    Email,
+    IdempotencyRecord,
+    Page,
+    PresignedUpload,
+    StoredResponse,
+)
+
+
+def _page(items: list[Any], limit: int, cursor: str | None) -> Page[Any]:
+    if cursor is not None and not cursor.isdigit():
+        raise ValidationError("The cursor is not valid for this list.", field="cursor")
+    start = int(cursor or 0)
+    chunk = items[start : start + limit]
+    more = start + limit < len(items)
+    return Page(items=chunk, next_cursor=str(start + limit) if more else None)
+
+
+class FakeTenantRepository:
+    def __init__(self, keys: FakeApiKeyRepository | None = None) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.keys = keys
+
+    def create_with_key(self, tenant: Tenant, key: ApiKey) -> None:
+        if tenant.tenant_id in self.tenants:
+            raise ConflictError("exists", code="already_exists")
+        self.tenants[tenant.tenant_id] = tenant
+        if self.keys is not None:
+            self.keys.keys[(key.tenant_id, key.key_id)] = key
+
+    def get(self, tenant_id: str) -> Tenant:
+        if tenant_id not in self.tenants:
+            raise NotFoundError("No such tenant.")
+        return self.tenants[tenant_id]
+
+    def __len__(self) -> int:
+        return len(self.tenants)
+
+
+class FakeApiKeyRepository:
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], ApiKey] = {}
+        self.reads = 0
+
+    def add(self, key: ApiKey) -> None:
+        self.keys[(key.tenant_id, key.key_id)] = key
+
+    def get(self, tenant_id: str, key_id: str) -> ApiKey:
+        self.reads += 1
+        try:
+            return self.keys[(tenant_id, key_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such API key.") from exc
+
+    def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+        mine = sorted(
+            (k for (t, _), k in self.keys.items() if t == tenant_id), key=lambda k: k.key_id
+        )
+        return _page(mine, limit, cursor)
+
+    def revoke(self, key: ApiKey, at: datetime) -> ApiKey:
+        stored = self.get(key.tenant_id, key.key_id)
+        if not stored.active:
+            raise NotFoundError("No such API key.")
+        active_all = [
+            k
+            for (t, _), k in self.keys.items()
+            if t == key.tenant_id and k.active and k.permission is Permission.ALL
+        ]
+        if stored.permission is Permission.ALL and len(active_all) <= 1:
+            raise ConflictError("last all key", code="last_all_key")
+        revoked = dataclasses.replace(stored, revoked_at=at)
+        self.keys[(key.tenant_id, key.key_id)] = revoked
+        return revoked
+
+
+class FakeTicketRepository:
+    def __init__(self) -> None:
+        self.tickets: dict[tuple[str, str], Ticket] = {}
+        self.counters: dict[tuple[str, date], int] = {}
+        self.fail_next_updates = 0
+
+    def next_number(self, tenant_id: str, day: date) -> int:
+        self.counters[(tenant_id, day)] = self.counters.get((tenant_id, day), 0) + 1
+        return self.counters[(tenant_id, day)]
+
+    def add(self, ticket: Ticket) -> None:
+        self.tickets[(ticket.tenant_id, ticket.ticket_id)] = ticket
+
+    def get(self, tenant_id: str, ticket_id: str) -> Ticket:
+        try:
+            return self.tickets[(tenant_id, ticket_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such ticket.") from exc
+
+    def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
+        stored = self.get(ticket.tenant_id, ticket.ticket_id)
+        if self.fail_next_updates:
+            self.fail_next_updates -= 1
+            stored = dataclasses.replace(stored, version=stored.version + 1)
+            self.tickets[(ticket.tenant_id, ticket.ticket_id)] = stored
+        if stored.version != ticket.version:
+            raise ConflictError("changed", code="version_conflict")
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.tickets[(ticket.tenant_id, ticket.ticket_id)] = updated
+        return updated
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        status: TicketStatus | None,
+        queue: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Ticket]:
+        mine = [
+            t
+            for (owner, _), t in sorted(self.tickets.items(), reverse=True)
+            if owner == tenant_id
+            and (status is None or t.status is status)
+            and (queue is None or t.queue == queue)
+        ]
+        return _page(mine, limit, cursor)
+
+    def __len__(self) -> int:
+        return len(self.tickets)
+
+
+class FakeItemRepository:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str], Item] = {}
+
+    def add(self, item: Item) -> None:
+        key = (item.tenant_id, item.ticket_id, item.item_id)
+        if key in self.items:
+            raise ConflictError("exists", code="already_exists")
+        self.items[key] = item
+
+    def get(self, tenant_id: str, ticket_id: str, item_id: str) -> Item:
+        item = self.items.get((tenant_id, ticket_id, item_id))
+        if item is None or item.deleted:
+            raise NotFoundError("No such item.")
+        return item
+
+    def update(self, item: Item, changes: Mapping[str, Any]) -> Item:
+        stored = self.get(item.tenant_id, item.ticket_id, item.item_id)
+        if stored.version != item.version:
+            raise ConflictError("changed", code="version_conflict")
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.items[(item.tenant_id, item.ticket_id, item.item_id)] = updated
+        return updated
+
+    def delete(self, item: Item, at: datetime) -> Item:
+        return self.update(item, {"deleted": True, "updated_at": at})
+
+    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
+        live = [
+            i
+            for (t, k, _), i in sorted(self.items.items())
+            if t == tenant_id and k == ticket_id and not i.deleted
+        ]
+        return _page(live, limit, cursor)
+
+    def __len__(self) -> int:
+        return sum(1 for i in self.items.values() if not i.deleted)
+
+
+class FakeIdempotencyStore:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str], IdempotencyRecord] = {}
+
+    def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+        existing = self.records.get((tenant_id, key))
+        if existing is not None:
+            return existing
+        self.records[(tenant_id, key)] = IdempotencyRecord(fingerprint=fingerprint, response=None)
+        return None
+
+    def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
+        record = self.records[(tenant_id, key)]
+        self.records[(tenant_id, key)] = dataclasses.replace(record, response=response)
+
+    def abandon(self, tenant_id: str, key: str) -> None:
+        self.records.pop((tenant_id, key), None)
+
+
+class FakeFileStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.deleted: list[str] = []
+
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> PresignedUpload:
+        return PresignedUpload(
+            url="https://files.invalid/upload",
+            fields={"key": key, "Content-Type": content_type, "size": str(size)},
+            expires_at=datetime.fromtimestamp(expires_in),
+        )
+
+    def presign_download(self, key: str, file_name: str, expires_in: int) -> str:
+        return f"https://files.invalid/{key}?download={file_name}&expires={expires_in}"
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+        self.deleted.append(key)
+
+    def copy(self, source_key: str, target_key: str) -> None:
+        self.objects[target_key] = self.objects[source_key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.objects
+
+
+class FakeMailer:
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+
+    def send(self, email: Email) -> None:
+        self.sent.append(email)
+
+    def __len__(self) -> int:
+        return len(self.sent)

@@ -1,0 +1,27 @@
+"""The repository contract against the in-memory fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.repository_contract import Repos, RepositoryContract
+from tests.unit.fakes import (
+    FakeApiKeyRepository,
+    FakeIdempotencyStore,
+    FakeItemRepository,
+    FakeTenantRepository,
+    FakeTicketRepository,
+)
+
+
+class TestFakeRepositories(RepositoryContract):
+    @pytest.fixture
+    def repos(self) -> Repos:
+        keys = FakeApiKeyRepository()
+        return Repos(
+            tenants=FakeTenantRepository(keys),
+            keys=keys,
+            tickets=FakeTicketRepository(),
+            items=FakeItemRepository(),
+            idempotency=FakeIdempotencyStore(),
+        )

@@ -1,0 +1,370 @@
+"""Use cases against fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.domain.attachments import UploadPolicy
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    RuleViolationError,
+    TooLargeError,
+    ValidationError,
+)
+from chalicelib.domain.items import ItemKind, Note, Origin
+from chalicelib.domain.tenants import Permission
+from chalicelib.domain.tickets import TicketStatus
+from chalicelib.ports import StoredResponse
+from chalicelib.service import api_keys, items, tenants, tickets
+from chalicelib.service.idempotency import fingerprint, run_idempotent
+from tests.unit.fakes import (
+    FakeApiKeyRepository,
+    FakeFileStore,
+    FakeIdempotencyStore,
+    FakeItemRepository,
+    FakeTenantRepository,
+    FakeTicketRepository,
+)
+
+NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def keys() -> FakeApiKeyRepository:
+    return FakeApiKeyRepository()
+
+
+@pytest.fixture
+def tenant_repo(keys: FakeApiKeyRepository) -> FakeTenantRepository:
+    return FakeTenantRepository(keys)
+
+
+def _tenant(tenant_repo: FakeTenantRepository) -> tenants.CreatedTenant:
+    return tenants.create_tenant(
+        tenant_repo,
+        name="Acme",
+        language="en",
+        currency="EUR",
+        contact_email="ops@acme.example",
+        now=NOW,
+    )
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+
+def test_a_new_tenant_key_authenticates_as_all(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    created = _tenant(tenant_repo)
+    principal = api_keys.authenticate(keys, api_keys.AuthCache(30), created.issued.token, None)
+    assert principal.tenant_id == created.tenant.tenant_id
+    assert principal.permission is Permission.ALL
+    assert not principal.operator
+    assert created.issued.key.key_hash == api_keys.hash_token(created.issued.token)
+    assert created.issued.token not in repr(keys.keys)
+
+
+def test_the_operator_token_is_recognised_only_exactly(keys: FakeApiKeyRepository) -> None:
+    cache = api_keys.AuthCache(30)
+    assert api_keys.authenticate(keys, cache, "op-secret", "op-secret").operator
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, cache, "op-secret2", "op-secret")
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, cache, "op-secret", None)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "tk_", "tk_" + "U" * 52 + "0" * 43, "xx_" + "0" * 95, "tk_" + "!" * 95, "tk_short"],
+)
+def test_malformed_tokens_are_refused_without_a_read(
+    keys: FakeApiKeyRepository, token: str
+) -> None:
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, api_keys.AuthCache(30), token, None)
+    assert keys.reads == 0
+
+
+def test_a_wrong_secret_for_a_real_key_is_refused(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    token = _tenant(tenant_repo).issued.token
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, api_keys.AuthCache(30), forged, None)
+
+
+def test_verified_keys_are_cached_for_the_ttl_only(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    token = _tenant(tenant_repo).issued.token
+    clock = Clock()
+    cache = api_keys.AuthCache(30, clock=clock)
+    for _ in range(5):
+        api_keys.authenticate(keys, cache, token, None)
+    assert keys.reads == 1
+    clock.now += 31
+    api_keys.authenticate(keys, cache, token, None)
+    assert keys.reads == 2
+
+
+def test_revocation_elsewhere_is_seen_within_the_cache_ttl(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    created = _tenant(tenant_repo)
+    tenant_id = created.tenant.tenant_id
+    weak = api_keys.create_key(keys, tenant_id, name="w", permission=Permission.NONE, now=NOW)
+    clock = Clock()
+    other_process = api_keys.AuthCache(30, clock=clock)
+    api_keys.authenticate(keys, other_process, weak.token, None)
+    api_keys.revoke_key(keys, api_keys.AuthCache(30), tenant_id, weak.key.key_id, NOW)
+    clock.now += 31
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, other_process, weak.token, None)
+
+
+def test_revocation_in_this_process_is_immediate(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    created = _tenant(tenant_repo)
+    tenant_id = created.tenant.tenant_id
+    weak = api_keys.create_key(keys, tenant_id, name="w", permission=Permission.NONE, now=NOW)
+    cache = api_keys.AuthCache(30)
+    api_keys.authenticate(keys, cache, weak.token, None)
+    api_keys.revoke_key(keys, cache, tenant_id, weak.key.key_id, NOW)
+    with pytest.raises(AuthenticationError):
+        api_keys.authenticate(keys, cache, weak.token, None)
+
+
+def test_revoking_an_unknown_or_malformed_key_is_not_found(
+    tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
+) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    with pytest.raises(NotFoundError):
+        api_keys.revoke_key(keys, api_keys.AuthCache(30), tenant_id, "nope", NOW)
+
+
+# -- idempotency --------------------------------------------------------------------------------
+
+
+def test_idempotent_runs_once_and_replays() -> None:
+    store = FakeIdempotencyStore()
+    calls: list[int] = []
+
+    def run() -> StoredResponse:
+        calls.append(1)
+        return StoredResponse(201, {"n": len(calls)}, {})
+
+    first = run_idempotent(store, "t", "k", "f", run)
+    second = run_idempotent(store, "t", "k", "f", run)
+    assert first == (StoredResponse(201, {"n": 1}, {}), False)
+    assert second == (StoredResponse(201, {"n": 1}, {}), True)
+    assert len(calls) == 1
+
+
+def test_idempotency_refuses_reuse_and_in_flight_repeats() -> None:
+    store = FakeIdempotencyStore()
+    store.begin("t", "k", fingerprint("POST", "/a", b"{}"))
+    with pytest.raises(ConflictError) as busy:
+        run_idempotent(store, "t", "k", fingerprint("POST", "/a", b"{}"), lambda: None)  # type: ignore[arg-type,return-value]
+    assert busy.value.code == "idempotency_in_progress"
+    with pytest.raises(RuleViolationError) as reused:
+        run_idempotent(store, "t", "k", fingerprint("POST", "/a", b"{ }"), lambda: None)  # type: ignore[arg-type,return-value]
+    assert reused.value.code == "idempotency_key_reused"
+
+
+def test_a_crash_releases_the_key_and_a_5xx_is_not_kept() -> None:
+    store = FakeIdempotencyStore()
+
+    def boom() -> StoredResponse:
+        raise RuntimeError("storage down")
+
+    with pytest.raises(RuntimeError):
+        run_idempotent(store, "t", "k", "f", boom)
+    assert store.records == {}
+    run_idempotent(store, "t", "k", "f", lambda: StoredResponse(503, {}, {}))
+    assert store.records == {}
+
+
+def test_fingerprints_do_not_collide_on_concatenation() -> None:
+    assert fingerprint("POST", "/ab", b"c") != fingerprint("POST", "/a", b"bc")
+
+
+# -- tickets and items --------------------------------------------------------------------------
+
+
+def test_ticket_creation_numbers_and_prices_in_the_tenant_currency(
+    tenant_repo: FakeTenantRepository,
+) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    repo = FakeTicketRepository()
+    first = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "a"}, NOW)
+    second = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "b"}, NOW)
+    assert (first.number, second.number) == ("T20261125.0001", "T20261125.0002")
+    assert first.currency == "EUR"
+    assert len(repo) == 2
+
+
+def test_ticket_edits_are_reapplied_after_a_lost_race(tenant_repo: FakeTenantRepository) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    repo = FakeTicketRepository()
+    ticket = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "a"}, NOW)
+    repo.fail_next_updates = 2
+    updated = tickets.update_ticket(
+        repo, tenant_id, ticket.ticket_id, {"status": TicketStatus.WAITING}, NOW
+    )
+    assert updated.status is TicketStatus.WAITING
+    repo.fail_next_updates = 10
+    with pytest.raises(ConflictError):
+        tickets.update_ticket(repo, tenant_id, ticket.ticket_id, {"title": "b"}, NOW)
+
+
+def test_a_note_needs_an_existing_ticket_of_the_tenant(tenant_repo: FakeTenantRepository) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
+    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    note = items.add_item(
+        ticket_repo,
+        item_repo,
+        tenant_id,
+        ticket.ticket_id,
+        ItemKind.NOTE,
+        {"text": "hello", "internal": False},
+        created_by="tech",
+        now=NOW,
+    )
+    assert isinstance(note, Note)
+    assert len(item_repo) == 1
+    with pytest.raises(NotFoundError):
+        items.add_item(
+            ticket_repo,
+            item_repo,
+            "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+            ticket.ticket_id,
+            ItemKind.NOTE,
+            {"text": "x"},
+            created_by="tech",
+            now=NOW,
+        )
+
+
+def test_a_charge_takes_the_tickets_currency(tenant_repo: FakeTenantRepository) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
+    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    charge = items.add_item(
+        ticket_repo,
+        item_repo,
+        tenant_id,
+        ticket.ticket_id,
+        ItemKind.CHARGE,
+        {"name": "c", "quantity": Decimal(1), "unit_cost": Decimal(0), "unit_price": Decimal(2)},
+        created_by="tech",
+        now=NOW,
+    )
+    assert charge.currency == "EUR"  # type: ignore[attr-defined]
+
+
+def test_replica_items_cannot_be_edited_or_deleted() -> None:
+    item_repo = FakeItemRepository()
+    replica = Note(
+        tenant_id="01HAAAAAAAAAAAAAAAAAAAAAAA",
+        ticket_id="01HBBBBBBBBBBBBBBBBBBBBBBB",
+        item_id="01HCCCCCCCCCCCCCCCCCCCCCCC",
+        origin=Origin.PARTNER,
+        text="theirs",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    item_repo.add(replica)
+    args = (item_repo, replica.tenant_id, replica.ticket_id, replica.item_id, ItemKind.NOTE)
+    with pytest.raises(ConflictError):
+        items.update_item(*args, {"text": "mine"}, NOW)
+    with pytest.raises(ConflictError):
+        items.delete_item(*args, NOW)
+    assert item_repo.get(replica.tenant_id, replica.ticket_id, replica.item_id).text == "theirs"  # type: ignore[attr-defined]
+
+
+def test_attachment_creation_checks_policy_before_storing(
+    tenant_repo: FakeTenantRepository,
+) -> None:
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    ticket_repo, item_repo, files = FakeTicketRepository(), FakeItemRepository(), FakeFileStore()
+    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    policy = UploadPolicy(max_bytes=10, content_types=frozenset({"text/plain"}))
+
+    def create(size: int, content_type: str = "text/plain") -> items.NewAttachment:
+        return items.create_attachment(
+            ticket_repo,
+            item_repo,
+            files,
+            policy,
+            tenant_id,
+            ticket.ticket_id,
+            file_name="../a b.txt",
+            content_type=content_type,
+            size=size,
+            internal=False,
+            created_by="tech",
+            expires_in=60,
+            now=NOW,
+        )
+
+    with pytest.raises(TooLargeError):
+        create(11)
+    with pytest.raises(ValidationError):
+        create(5, "image/svg+xml")
+    assert len(item_repo) == 0
+    made = create(10)
+    assert made.attachment.object_key.startswith(f"{tenant_id}/{ticket.ticket_id}/")
+    assert ".." not in made.attachment.object_key
+    assert made.upload.fields["size"] == "10"
+
+
+def test_the_work_order_leaves_out_internal_items(tenant_repo: FakeTenantRepository) -> None:
+    from chalicelib.service.work_orders import build_work_order
+
+    tenant_id = _tenant(tenant_repo).tenant.tenant_id
+    ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
+    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    for text, internal in (("public", False), ("private", True)):
+        items.add_item(
+            ticket_repo,
+            item_repo,
+            tenant_id,
+            ticket.ticket_id,
+            ItemKind.NOTE,
+            {"text": text, "internal": internal},
+            created_by="tech",
+            now=NOW,
+        )
+    items.add_item(
+        ticket_repo,
+        item_repo,
+        tenant_id,
+        ticket.ticket_id,
+        ItemKind.TIME_ENTRY,
+        {"date": date(2026, 11, 25), "hours_worked": Decimal("1.5"), "hours_billable": Decimal(1)},
+        created_by="tech",
+        now=NOW,
+    )
+    order = build_work_order(
+        tenant_repo, ticket_repo, item_repo, tenant_id, ticket.ticket_id, now=NOW
+    )
+    assert [n.text for n in order.notes] == ["public"]
+    assert order.hours_worked == Decimal("1.5")
+    assert order.hours_billable == Decimal(1)
