@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -26,3 +27,14 @@ def get_tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
     return Tracer(service=SERVICE)
+
+
+def count(event: str) -> None:
+    """Record one business event (``TicketCreated``, ``ItemAdded``...) as a CloudWatch metric."""
+    metrics.add_metric(name=event, unit=MetricUnit.Count, value=1)
+
+
+def flush_metrics() -> None:
+    """Publish the metrics recorded while handling one invocation (EMF on stdout)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()

@@ -16,6 +16,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "OutsourcingTests",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 )
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "OPERATOR_KEY"):

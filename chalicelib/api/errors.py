@@ -85,6 +85,8 @@ def rewrite_chalice_error(response: Response) -> Response:
         return response
     code = _CHALICE_CODES.get(str(body["Code"]), "error")
     message = str(body["Message"])
+    if code == "unsupported_media_type":
+        message = f"{message}. Send JSON with 'Content-Type: application/json'."
     if response.status_code >= 500:
         message = "An internal error occurred; it has been logged."
     headers: dict[str, str | list[str]] = dict(response.headers)

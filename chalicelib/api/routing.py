@@ -34,7 +34,7 @@ from chalicelib.domain.errors import (
     ValidationError,
 )
 from chalicelib.domain.tenants import Permission, Principal, require_permission
-from chalicelib.observability import logger
+from chalicelib.observability import flush_metrics, logger
 from chalicelib.ports import StoredResponse
 from chalicelib.service import api_keys as api_key_service
 from chalicelib.service.idempotency import fingerprint, run_idempotent
@@ -320,5 +320,6 @@ def http_middleware(request: Request, get_response: Callable[[Request], Response
             headers={"Content-Type": "application/json"},
         )
     finally:
+        flush_metrics()
         logger.remove_keys(["path", "tenant_id"])
         _current_request.reset(token)

@@ -19,7 +19,7 @@ from chalicelib.domain.items import (
     check_changes,
     ensure_writable,
 )
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.ports import FileStore, ItemRepository, Page, PresignedUpload, TicketRepository
 from chalicelib.service.concurrency import retry_on_conflict
 from chalicelib.service.tickets import get_ticket
@@ -66,6 +66,7 @@ def add_item(
         **{**dict(fields), **extra},
     )
     items.add(item)
+    count("ItemAdded")
     logger.info(
         "item added",
         extra={"tenant_id": tenant_id, "ticket_id": ticket_id, "item_id": item.item_id},
@@ -188,6 +189,7 @@ def create_attachment(
         updated_at=now,
     )
     items.add(attachment)
+    count("AttachmentAdded")
     upload = files.presign_upload(attachment.object_key, attachment.content_type, size, expires_in)
     return NewAttachment(attachment=attachment, upload=upload)
 

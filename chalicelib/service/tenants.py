@@ -7,7 +7,7 @@ from datetime import datetime
 
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.tenants import Permission, Tenant
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.ports import TenantRepository
 from chalicelib.service.api_keys import IssuedKey, mint_key
 
@@ -43,6 +43,7 @@ def create_tenant(
     )
     tenants.create_with_key(tenant, issued.key)
     logger.info("tenant created", extra={"tenant_id": tenant_id})
+    count("TenantCreated")
     return CreatedTenant(tenant=tenant, issued=issued)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.tickets import EDITABLE_FIELDS, Ticket, TicketStatus, format_ticket_number
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
 from chalicelib.ports import Page, TenantRepository, TicketRepository
 from chalicelib.service.concurrency import retry_on_conflict
 
@@ -41,6 +41,7 @@ def create_ticket(
     )
     tickets.add(ticket)
     logger.info("ticket created", extra={"tenant_id": tenant_id, "ticket_id": ticket.ticket_id})
+    count("TicketCreated")
     return ticket
 
 

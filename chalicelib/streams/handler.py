@@ -15,6 +15,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged
+from chalicelib.observability import flush_metrics
 from chalicelib.service.reactions import remove_deleted_attachment_file
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
 
@@ -42,4 +43,7 @@ def build_dispatcher(container: Container) -> Dispatcher:
 )
 def on_table_change(event: DynamoDBEvent) -> dict[str, Any]:
     """Lambda entry point for the table's stream: returns partial batch failures."""
-    return process_batch(event.to_dict(), event.context, build_dispatcher(get_container()))
+    try:
+        return process_batch(event.to_dict(), event.context, build_dispatcher(get_container()))
+    finally:
+        flush_metrics()

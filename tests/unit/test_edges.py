@@ -100,7 +100,8 @@ def test_chalice_errors_are_rewritten_into_the_shape() -> None:
     rewritten = rewrite_chalice_error(
         Response(body={"Code": "UnsupportedMediaType", "Message": "bad"}, status_code=415)
     )
-    assert rewritten.body == {"error": {"code": "unsupported_media_type", "message": "bad"}}
+    assert rewritten.body["error"]["code"] == "unsupported_media_type"
+    assert "application/json" in rewritten.body["error"]["message"]
     internal = rewrite_chalice_error(
         Response(body={"Code": "InternalServerError", "Message": "trace"}, status_code=500)
     )
