@@ -20,16 +20,17 @@ from chalicelib.domain.tenants import ApiKey, Permission, Tenant
 from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStatus
 
 
+# defer_build: a model's validator is built on first use, not at import (Lambda cold starts).
 class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class QueryModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ResponseModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -11,17 +11,15 @@ once, and a whole batch can be retried after a timeout.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamo.stream_events import decode, record_key
 from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+        DynamoDBRecord,
+    )
 
 Reaction = Callable[[Any], None]
 
@@ -49,6 +47,13 @@ class Dispatcher:
 
 def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -> dict[str, Any]:
     """Process a Lambda DynamoDB stream event; returns ``{"batchItemFailures": [...]}``."""
+    # Imported here: only the stream function needs it, and the API's cold start should not pay.
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
     # Whole-batch failures are reported like partial ones, so the retry starts at the first record.
     processor = BatchProcessor(
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False

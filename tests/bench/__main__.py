@@ -1,0 +1,164 @@
+"""``make bench``: cold start and request budgets, printed as a table.
+
+Budgets (ARCHITECTURE.md): importing ``app`` costs at most 1.5x ``import boto3`` plus creating one
+DynamoDB client; any list endpoint is one Query per page whatever the table holds; no Scan on any
+request path.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 7
+
+
+def _time_snippet(code: str) -> float:
+    """Median wall time of a fresh interpreter running ``code`` minus an empty interpreter."""
+
+    def run(snippet: str) -> float:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0", "AWS_DEFAULT_REGION": "us-east-1"}
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, env=env, check=True)
+        return time.perf_counter() - started
+
+    run(code)  # warm the file cache and bytecode
+    empty = statistics.median(run("pass") for _ in range(RUNS))
+    return statistics.median(run(code) for _ in range(RUNS)) - empty
+
+
+def cold_start() -> list[tuple[str, str, str, str]]:
+    baseline = _time_snippet("import boto3; boto3.client('dynamodb')")
+    app = _time_snippet("import app")
+    ratio = app / baseline
+    return [
+        ("cold start: import boto3 + DynamoDB client", f"{baseline * 1000:.0f} ms", "", ""),
+        ("cold start: import app", f"{app * 1000:.0f} ms", f"{ratio:.2f}x", "<= 1.50x"),
+    ]
+
+
+def list_budgets() -> list[tuple[str, str, str, str]]:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+            "TABLE_NAME": "bench-main",
+            "BUCKET_NAME": "bench-files",
+            "OPERATOR_KEY": "bench-operator-key-0123456789",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+    )
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from chalicelib.adapters.dynamo.repositories import DynamoTicketRepository
+    from chalicelib.container import reset_container
+    from chalicelib.domain.clock import utcnow
+    from chalicelib.domain.ids import new_id
+    from chalicelib.domain.tickets import Ticket
+    from infra.local.resources import provision
+    from tests.bench.counting import count_dynamodb
+
+    rows: list[tuple[str, str, str, str]] = []
+    with mock_aws():
+        reset_container()
+        provision(
+            dynamodb=boto3.client("dynamodb"),
+            s3=boto3.client("s3"),
+            ses=boto3.client("ses"),
+            cognito=None,
+            table_name="bench-main",
+            bucket_name="bench-files",
+            mail_from="no-reply@bench.example",
+        )
+        from app import app
+
+        with Client(app) as client:
+            headers = {"Authorization": "Bearer bench-operator-key-0123456789"}
+
+            def call(method: str, path: str, key: str, body: str | None = None) -> Any:
+                return client.http.request(
+                    method,
+                    path,
+                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+                    body=body or b"",
+                )
+
+            import json
+
+            for size in (10, 2000):
+                created = client.http.post(
+                    "/v1/admin/tenants",
+                    headers={**headers, "Content-Type": "application/json"},
+                    body=json.dumps(
+                        {
+                            "name": f"Bench {size}",
+                            "language": "en",
+                            "currency": "USD",
+                            "contact_email": "b@bench.example",
+                        }
+                    ),
+                )
+                tenant = json.loads(created.body)
+                key = tenant["api_key"]
+                repo = DynamoTicketRepository()
+                now = utcnow()
+                for n in range(size):
+                    repo.add(
+                        Ticket(
+                            tenant_id=tenant["tenant_id"],
+                            ticket_id=new_id(),
+                            number=f"T20261125.{n:04d}",
+                            title=f"ticket {n}",
+                            currency="USD",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                call("GET", "/v1/tenant", key)  # authenticate once (cached afterwards)
+                pages: list[Callable[[], Any]] = [
+                    lambda: call("GET", "/v1/tickets?limit=100", key),
+                    lambda: call("GET", "/v1/tickets?limit=100&status=new", key),
+                ]
+                for label, page in zip(("tickets", "tickets?status"), pages, strict=True):
+                    with count_dynamodb() as counter:
+                        started = time.perf_counter()
+                        reply = page()
+                        elapsed = time.perf_counter() - started
+                    assert reply.status_code == 200, reply.body
+                    rows.append(
+                        (
+                            f"GET /v1/{label} page, {size} tickets",
+                            f"{counter.calls['Query']} Query, {counter.scans} Scan",
+                            f"{elapsed * 1000:.0f} ms",
+                            "1 Query, 0 Scan",
+                        )
+                    )
+    return rows
+
+
+def main() -> None:
+    rows = [*cold_start(), *list_budgets()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    header = ("measure", "figure", "detail", "budget")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    print(line)
+    print("-" * len(line))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
