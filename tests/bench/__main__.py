@@ -12,7 +12,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,14 +126,14 @@ def list_budgets() -> list[tuple[str, str, str, str]]:
                         )
                     )
                 call("GET", "/v1/tenant", key)  # authenticate once (cached afterwards)
-                pages: list[Callable[[], Any]] = [
-                    lambda: call("GET", "/v1/tickets?limit=100", key),
-                    lambda: call("GET", "/v1/tickets?limit=100&status=new", key),
-                ]
-                for label, page in zip(("tickets", "tickets?status"), pages, strict=True):
+                pages = {
+                    "tickets": "/v1/tickets?limit=100",
+                    "tickets?status": "/v1/tickets?limit=100&status=new",
+                }
+                for label, path in pages.items():
                     with count_dynamodb() as counter:
                         started = time.perf_counter()
-                        reply = page()
+                        reply = call("GET", path, key)
                         elapsed = time.perf_counter() - started
                     assert reply.status_code == 200, reply.body
                     rows.append(
