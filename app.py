@@ -2,13 +2,21 @@
 
 from chalice import Chalice
 
-from chalicelib.api import api_keys, health, items, tenants, tickets
+from chalicelib.api import (
+    api_keys,
+    health,
+    items,
+    outsourcing_setup,
+    partners,
+    tenants,
+    tickets,
+)
 from chalicelib.api.routing import http_middleware
 from chalicelib.streams.handler import streams
 
 app = Chalice(app_name="outsourcing")
 app.register_middleware(http_middleware, "http")
 
-for module in (health, tenants, api_keys, tickets, items):
+for module in (health, tenants, api_keys, tickets, items, outsourcing_setup, partners):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)

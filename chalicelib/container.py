@@ -14,7 +14,9 @@ from chalicelib.adapters.dynamo import connection
 from chalicelib.adapters.dynamo.repositories import (
     DynamoApiKeyRepository,
     DynamoIdempotencyStore,
+    DynamoInvitationRepository,
     DynamoItemRepository,
+    DynamoPartnershipRepository,
     DynamoTenantRepository,
     DynamoTicketRepository,
 )
@@ -27,8 +29,10 @@ from chalicelib.ports import (
     ApiKeyRepository,
     FileStore,
     IdempotencyStore,
+    InvitationRepository,
     ItemRepository,
     Mailer,
+    PartnershipRepository,
     TenantRepository,
     TicketRepository,
 )
@@ -57,6 +61,14 @@ class Container:
     @cached_property
     def items(self) -> ItemRepository:
         return DynamoItemRepository()
+
+    @cached_property
+    def invitations(self) -> InvitationRepository:
+        return DynamoInvitationRepository()
+
+    @cached_property
+    def partnerships(self) -> PartnershipRepository:
+        return DynamoPartnershipRepository()
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

@@ -428,3 +428,142 @@ class AttachmentCreated(AttachmentOut):
 class AttachmentDownload(AttachmentOut):
     download_url: str
     expires_at: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Outsourcing set-up: agreement and settings
+
+
+class AgreementAcceptanceOut(ResponseModel):
+    by: str
+    at: str
+    version: str
+
+
+class AgreementDocument(ResponseModel):
+    version: str
+    text: str
+    accepted: AgreementAcceptanceOut | None = Field(
+        description="This tenant's latest acceptance (possibly of an earlier version)."
+    )
+    accepted_current: bool
+
+
+class AgreementAccept(RequestModel):
+    version: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    accepted_by: Name
+
+
+Subject = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+TemplateBody = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+
+
+class SettingsUpdate(RequestModel):
+    enabled: bool | None = None
+    invitation_subject: Subject | None = None
+    invitation_template: TemplateBody | None = None
+    invitation_expiry_days: Annotated[int, Field(ge=1, le=90)] | None = None
+
+
+class SettingsOut(ResponseModel):
+    enabled: bool
+    invitation_subject: str
+    invitation_template: str
+    invitation_expiry_days: int
+    placeholders: list[str]
+    agreement_accepted: bool
+    outsourcing_allowed: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Partners
+
+
+class InvitationCreate(RequestModel):
+    email: EmailStr
+    company_name: Name
+    tenant_id: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        None, description="The invited tenant, when known: only it may accept."
+    )
+
+
+class InvitationOut(ResponseModel):
+    id: str
+    status: str
+    email: str
+    company_name: str
+    tenant_id: str | None
+    expires_at: str
+    created_at: str
+    created_by: str
+    partnership_id: str | None
+    sent_count: int
+    email_status: str
+
+
+class InvitationCreated(InvitationOut):
+    token: str = Field(description="Shown only here (and emailed); stored only as a hash.")
+
+
+class InvitationList(ResponseModel):
+    items: list[InvitationOut]
+    next_cursor: str | None
+
+
+class InvitationToken(RequestModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class InvitationAccepted(ResponseModel):
+    partnership_id: str
+    role: str
+    tenant_name: str
+    status: str
+
+
+class InvitationDeclined(ResponseModel):
+    id: str
+    status: str
+
+
+class PartnerQuery(PageQuery):
+    role: Literal["service", "lead"] | None = None
+
+
+class PartnershipOut(ResponseModel):
+    partnership_id: str
+    role: str = Field(
+        description="The other tenant's role: 'service' (I outsource to it) or 'lead'."
+    )
+    tenant_id: str
+    tenant_name: str
+    status: str
+    created_at: str
+    deactivated_at: str | None
+
+
+class PartnershipList(ResponseModel):
+    items: list[PartnershipOut]
+    next_cursor: str | None
+
+
+MappableStatus = Literal["in_progress", "waiting_approval", "complete", "recalled"]
+
+
+class MappingBody(RequestModel):
+    organization: ShortText | None = None
+    queue: ShortText | None = None
+    work_type: ShortText | None = None
+    resource: ShortText | None = None
+    status_map: dict[MappableStatus, TicketStatus] | None = Field(
+        None, description="Outsource status to local ticket status; missing ones use defaults."
+    )
+
+
+class MappingOut(ResponseModel):
+    partnership_id: str
+    organization: str | None
+    queue: str | None
+    work_type: str | None
+    resource: str | None
+    status_map: dict[str, TicketStatus]

@@ -56,6 +56,33 @@ class AgreementAcceptance:
     version: str
 
 
+DEFAULT_INVITATION_SUBJECT = (
+    "{{ inviter }} invites {{ company_name }} to work on outsourced tickets"
+)
+DEFAULT_INVITATION_BODY = """Hello,
+
+{{ inviter }} invites {{ company_name }} to become a service partner: tickets they outsource to
+you will appear in your tenant, and both copies stay synchronized while the work is open.
+
+To accept, a user of your tenant with the partner management permission sends this token to the
+service (POST /v1/partner-invitations/accept with {"token": "..."}):
+
+    {{ token }}
+
+The invitation expires on {{ expires_at }}. If you did not expect it, you can ignore this message.
+"""
+INVITATION_PLACEHOLDERS = frozenset({"inviter", "company_name", "email", "token", "expires_at"})
+
+
+@dataclass(frozen=True, slots=True)
+class OutsourcingSettings:
+    """A tenant's outsourcing settings besides the ``enabled`` switch."""
+
+    invitation_subject: str = DEFAULT_INVITATION_SUBJECT
+    invitation_template: str = DEFAULT_INVITATION_BODY
+    invitation_expiry_days: int = 14
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     tenant_id: str
@@ -67,7 +94,8 @@ class Tenant:
     outsourcing_enabled: bool = False
     agreement: AgreementAcceptance | None = None
     active_all_keys: int = 0
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: OutsourcingSettings = field(default_factory=OutsourcingSettings)
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)

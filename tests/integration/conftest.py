@@ -129,6 +129,36 @@ class Harness:
         data: dict[str, Any] = reply.json
         return data
 
+    def enable_outsourcing(self, tenant: Tenant) -> None:
+        """Accept the current agreement and switch outsourcing on."""
+        version = self.get("/v1/outsourcing/agreement", tenant.key).json["version"]
+        accepted = self.post(
+            "/v1/outsourcing/agreement/accept",
+            tenant.key,
+            {"version": version, "accepted_by": "Jane Admin"},
+        )
+        assert accepted.status_code == 200, accepted.body
+        enabled = self.request(
+            "PUT", "/v1/outsourcing/settings", key=tenant.key, json_body={"enabled": True}
+        )
+        assert enabled.status_code == 200, enabled.body
+
+    def invite(self, lead: Tenant, **fields: Any) -> dict[str, Any]:
+        body = {"email": "partner@example.com", "company_name": "Partner IT", **fields}
+        reply = self.post("/v1/partner-invitations", lead.key, body)
+        assert reply.status_code == 201, reply.body
+        data: dict[str, Any] = reply.json
+        return data
+
+    def partner(self, lead: Tenant, service: Tenant) -> str:
+        """Make ``service`` a service partner of ``lead``; returns the partnership id."""
+        self.enable_outsourcing(lead)
+        token = self.invite(lead)["token"]
+        reply = self.post("/v1/partner-invitations/accept", service.key, {"token": token})
+        assert reply.status_code == 201, reply.body
+        partnership_id: str = reply.json["partnership_id"]
+        return partnership_id
+
     def dynamodb(self) -> Any:
         return boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
 

@@ -26,6 +26,11 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     models.ChargeUpdate: {"name": "Changed"},
     models.AttachmentCreate: {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
     models.AttachmentUpdate: {"file_name": "b.txt"},
+    models.AgreementAccept: {"version": "2026-11-01", "accepted_by": "Jane Admin"},
+    models.SettingsUpdate: {"enabled": True},
+    models.InvitationCreate: {"email": "partner@example.com", "company_name": "Partner IT"},
+    models.InvitationToken: {"token": "pi_" + "0" * 84},
+    models.MappingBody: {"queue": "Partners"},
 }
 
 

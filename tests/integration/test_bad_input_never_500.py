@@ -70,6 +70,11 @@ def test_mutated_bodies_never_cause_a_500(harness: Harness, spec: RouteSpec) -> 
             {"file_name": "a.txt", "content_type": "text/plain", "size": 1},
         ).json["attachment_id"],
     }
+    if "{partnership_id}" in spec.path:
+        ids["partnership_id"] = harness.partner(harness.create_tenant(), tenant)
+    if "{invitation_id}" in spec.path:
+        harness.enable_outsourcing(tenant)
+        ids["invitation_id"] = harness.invite(tenant)["id"]
     path = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], spec.path)
     key = OPERATOR_KEY if spec.auth == "operator" else tenant.key
     sample = valid_body(spec.body) or {}

@@ -37,7 +37,12 @@ def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
         {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
     ).json["attachment_id"]
     key = harness.post("/v1/api-keys", owner.key, {"name": "k", "permission": "none"}).json["id"]
+    partner = harness.create_tenant()
+    partnership = harness.partner(owner, partner)
+    invitation = harness.invite(owner)["id"]
     return {
+        "partnership_id": partnership,
+        "invitation_id": invitation,
         "ticket_id": ticket,
         "note_id": note,
         "entry_id": entry,
@@ -63,6 +68,9 @@ def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
         harness.get(base, owner.key).json,
         harness.get(f"{base}/items", owner.key).json,
         harness.get("/v1/api-keys", owner.key).json,
+        harness.get("/v1/partner-invitations", owner.key).json,
+        harness.get("/v1/partners", owner.key).json,
+        harness.get("/v1/tenant", owner.key).json,
     )
 
 
@@ -75,6 +83,7 @@ def test_another_tenants_ids_are_not_found_on_every_route(harness: Harness) -> N
     # Given tenant A owns one of everything, and tenant B has an all-powerful key
     owner, intruder = harness.create_tenant(), harness.create_tenant()
     ids = _owned_things(harness, owner)
+    harness.enable_outsourcing(intruder)
     before = _snapshot(harness, owner, ids)
     outcomes = {}
     # When B calls every route with A's ids and a valid body

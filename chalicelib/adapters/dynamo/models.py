@@ -7,14 +7,17 @@ record             pk                              sk
 =================  ==============================  ==========================
 tenant             ``T#<tenant>``                  ``TENANT``
 api key            ``T#<tenant>``                  ``KEY#<key id>``
+invitation         ``T#<lead>``                    ``INVITATION#<invitation id>``
+partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership id>``
+partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
 counter            ``T#<tenant>``                  ``COUNTER#<name>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
 =================  ==============================  ==========================
 
-Global secondary indexes serve the lists: ``gsi1`` all tickets of a tenant, ``gsi2`` tickets by
-status, ``gsi3`` tickets by queue; each sorted by ticket id (creation order).
+Global secondary indexes serve the lists: ``gsi1`` all tickets of a tenant (and partnerships by
+role), ``gsi2`` tickets by status, ``gsi3`` tickets by queue; each sorted by id (creation order).
 
 The table definition itself (keys, indexes, stream, TTL) lives in ``infra/aws/resources.json``;
 ``tests/infra`` checks that these models and that template agree.
@@ -148,6 +151,45 @@ class IdempotencyRecord(Record, discriminator="idempotency"):
     fingerprint = UnicodeAttribute()
     response = JSONAttribute(null=True)
     expires_at = TTLAttribute()
+
+
+class InvitationRecord(Record, discriminator="invitation"):
+    invitation_id = UnicodeAttribute()
+    email = UnicodeAttribute()
+    company_name = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    status = UnicodeAttribute()
+    valid_until = UTCDateTimeAttribute()
+    created_at = UTCDateTimeAttribute()
+    created_by = UnicodeAttribute(default="")
+    target_tenant_id = UnicodeAttribute(null=True)
+    partnership_id = UnicodeAttribute(null=True)
+    accepted_by_tenant_id = UnicodeAttribute(null=True)
+    resolved_at = UTCDateTimeAttribute(null=True)
+    sent_count = NumberAttribute(default=1)
+    email_status = UnicodeAttribute(default="sent")
+
+
+class PartnershipRecord(Record, discriminator="partnership"):
+    partnership_id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    partner_tenant_id = UnicodeAttribute()
+    partner_name = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    lead_tenant_id = UnicodeAttribute()
+    service_tenant_id = UnicodeAttribute()
+    invitation_id = UnicodeAttribute(null=True)
+    deactivated_at = UTCDateTimeAttribute(null=True)
+    deactivated_by_tenant_id = UnicodeAttribute(null=True)
+    mapping = JSONAttribute(null=True)
+
+
+class PartnerPairRecord(Record, discriminator="partner_pair"):
+    """One per (lead, service partner): at most one active partnership between the two."""
+
+    partnership_id = UnicodeAttribute()
+    status = UnicodeAttribute()
 
 
 class TicketRecord(Record, discriminator="ticket"):

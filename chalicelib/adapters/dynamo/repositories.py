@@ -33,8 +33,11 @@ from chalicelib.adapters.dynamo.models import (
     ChargeRecord,
     CounterRecord,
     IdempotencyRecord,
+    InvitationRecord,
     ItemRecord,
     NoteRecord,
+    PartnerPairRecord,
+    PartnershipRecord,
     Record,
     TenantRecord,
     TicketRecord,
@@ -52,7 +55,22 @@ from chalicelib.domain.items import (
     Origin,
     TimeEntry,
 )
-from chalicelib.domain.tenants import AgreementAcceptance, ApiKey, Permission, Tenant
+from chalicelib.domain.outsourcing import OutsourceStatus
+from chalicelib.domain.partners import (
+    Invitation,
+    InvitationStatus,
+    PartnerMapping,
+    PartnerRole,
+    Partnership,
+    PartnershipStatus,
+)
+from chalicelib.domain.tenants import (
+    AgreementAcceptance,
+    ApiKey,
+    OutsourcingSettings,
+    Permission,
+    Tenant,
+)
 from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStatus
 from chalicelib.ports import IdempotencyRecord as IdempotencyEntry
 from chalicelib.ports import Page, StoredResponse
@@ -127,7 +145,8 @@ def _tenant_from(record: TenantRecord) -> Tenant:
             else None
         ),
         active_all_keys=int(record.active_all_keys or 0),
-        settings=dict(record.settings or {}),
+        settings=OutsourcingSettings(**(record.settings or {})),
+        version=int(record.version or 1),
     )
 
 
@@ -152,7 +171,7 @@ def _tenant_record(tenant: Tenant) -> TenantRecord:
             else None
         ),
         active_all_keys=tenant.active_all_keys,
-        settings=tenant.settings or None,
+        settings=dataclasses.asdict(tenant.settings),
     )
 
 
@@ -200,6 +219,24 @@ class DynamoTenantRepository:
             record = TenantRecord.get(tenant_pk(tenant_id), TenantRecord.SK)
         except DoesNotExist as exc:
             raise NotFoundError("No such tenant.") from exc
+        return _tenant_from(record)
+
+    def update(self, tenant: Tenant, changes: Mapping[str, Any]) -> Tenant:
+        stored: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "agreement":
+                stored[name] = (
+                    {"by": value.by, "at": value.at.isoformat(), "version": value.version}
+                    if value is not None
+                    else None
+                )
+            elif name == "settings":
+                stored[name] = dataclasses.asdict(value)
+            else:
+                stored[name] = value
+        record = TenantRecord(tenant_pk(tenant.tenant_id), TenantRecord.SK, version=tenant.version)
+        with _version_guard("tenant"):
+            record.update(actions=_set_actions(TenantRecord, stored))
         return _tenant_from(record)
 
 
@@ -671,3 +708,309 @@ class DynamoIdempotencyStore:
         IdempotencyRecord(pk=tenant_pk(tenant_id), sk=_idem_sk(key)).delete(
             add_version_condition=False
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Partner invitations and partnerships
+
+
+def _invitation_sk(invitation_id: str) -> str:
+    return f"INVITATION#{invitation_id}"
+
+
+def _partnership_sk(partnership_id: str) -> str:
+    return f"PARTNERSHIP#{partnership_id}"
+
+
+def _pair_sk(service_tenant_id: str) -> str:
+    return f"PAIR#{service_tenant_id}"
+
+
+def _invitation_from(record: InvitationRecord) -> Invitation:
+    return Invitation(
+        lead_tenant_id=record.tenant_id,
+        invitation_id=record.invitation_id,
+        email=record.email,
+        company_name=record.company_name,
+        token_hash=record.token_hash,
+        status=InvitationStatus(record.status),
+        expires_at=record.valid_until,
+        created_at=record.created_at,
+        created_by=record.created_by or "",
+        target_tenant_id=record.target_tenant_id,
+        partnership_id=record.partnership_id,
+        accepted_by_tenant_id=record.accepted_by_tenant_id,
+        resolved_at=record.resolved_at,
+        sent_count=int(record.sent_count or 1),
+        email_status=record.email_status or "sent",
+        version=int(record.version or 1),
+    )
+
+
+_INVITATION_FIELDS = {"expires_at": "valid_until"}
+
+
+class DynamoInvitationRepository:
+    """Invitations in the lead tenant's partition; the token itself is never stored."""
+
+    def add(self, invitation: Invitation) -> None:
+        InvitationRecord(
+            pk=tenant_pk(invitation.lead_tenant_id),
+            sk=_invitation_sk(invitation.invitation_id),
+            tenant_id=invitation.lead_tenant_id,
+            invitation_id=invitation.invitation_id,
+            email=invitation.email,
+            company_name=invitation.company_name,
+            token_hash=invitation.token_hash,
+            status=invitation.status.value,
+            valid_until=invitation.expires_at,
+            created_at=invitation.created_at,
+            created_by=invitation.created_by,
+            target_tenant_id=invitation.target_tenant_id,
+            sent_count=invitation.sent_count,
+            email_status=invitation.email_status,
+        ).save()
+
+    def get(self, lead_tenant_id: str, invitation_id: str) -> Invitation:
+        try:
+            record = InvitationRecord.get(
+                tenant_pk(lead_tenant_id), _invitation_sk(invitation_id), consistent_read=True
+            )
+        except DoesNotExist as exc:
+            raise NotFoundError("No such invitation.") from exc
+        return _invitation_from(record)
+
+    def list(self, lead_tenant_id: str, limit: int, cursor: str | None) -> Page[Invitation]:
+        pk = tenant_pk(lead_tenant_id)
+        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "INVITATION#"})
+        result = InvitationRecord.query(
+            pk,
+            InvitationRecord.sk.startswith("INVITATION#"),
+            scan_index_forward=False,
+            limit=limit,
+            last_evaluated_key=start,
+        )
+        records = list(result)
+        return Page(
+            items=[_invitation_from(r) for r in records],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+    def _record(self, invitation: Invitation) -> InvitationRecord:
+        return InvitationRecord(
+            pk=tenant_pk(invitation.lead_tenant_id),
+            sk=_invitation_sk(invitation.invitation_id),
+            version=invitation.version,
+        )
+
+    def update(self, invitation: Invitation, changes: Mapping[str, Any]) -> Invitation:
+        stored = {_INVITATION_FIELDS.get(k, k): _storable(v) for k, v in changes.items()}
+        record = self._record(invitation)
+        with _version_guard("invitation"):
+            record.update(
+                actions=_set_actions(InvitationRecord, stored),
+                condition=(InvitationRecord.status == InvitationStatus.PENDING.value)
+                & (InvitationRecord.token_hash == invitation.token_hash),
+            )
+        return _invitation_from(record)
+
+    def accept(self, invitation: Invitation, lead: Partnership, service: Partnership) -> None:
+        try:
+            with TransactWrite(connection=transaction_connection()) as tx:
+                tx.update(
+                    self._record(invitation),
+                    actions=[
+                        InvitationRecord.status.set(InvitationStatus.ACCEPTED.value),
+                        InvitationRecord.resolved_at.set(lead.created_at),
+                        InvitationRecord.accepted_by_tenant_id.set(service.tenant_id),
+                        InvitationRecord.partnership_id.set(lead.partnership_id),
+                    ],
+                    condition=(InvitationRecord.status == InvitationStatus.PENDING.value)
+                    & (InvitationRecord.token_hash == invitation.token_hash),
+                )
+                tx.update(
+                    PartnerPairRecord(tenant_pk(lead.tenant_id), _pair_sk(service.tenant_id)),
+                    actions=[
+                        PartnerPairRecord.tenant_id.set(lead.tenant_id),
+                        PartnerPairRecord.type.set(PartnerPairRecord),
+                        PartnerPairRecord.partnership_id.set(lead.partnership_id),
+                        PartnerPairRecord.status.set(PartnershipStatus.ACTIVE.value),
+                    ],
+                    condition=PartnerPairRecord.pk.does_not_exist()
+                    | (PartnerPairRecord.status == PartnershipStatus.INACTIVE.value),
+                    add_version_condition=False,
+                )
+                tx.save(_partnership_record(lead))
+                tx.save(_partnership_record(service))
+        except TransactWriteError as exc:
+            if _failed_in_transaction(exc, position=1):
+                raise ConflictError(
+                    "These tenants already have an active partnership.", code="already_exists"
+                ) from exc
+            if _condition_failed(exc):
+                raise ConflictError(
+                    "The invitation changed while it was being accepted.",
+                    code="version_conflict",
+                ) from exc
+            raise
+
+
+def _mapping_to_json(mapping: PartnerMapping | None) -> dict[str, Any] | None:
+    if mapping is None:
+        return None
+    return {
+        "organization": mapping.organization,
+        "queue": mapping.queue,
+        "work_type": mapping.work_type,
+        "resource": mapping.resource,
+        "status_map": {k.value: v.value for k, v in mapping.status_map.items()},
+    }
+
+
+def _mapping_from_json(data: dict[str, Any] | None) -> PartnerMapping | None:
+    if data is None:
+        return None
+    return PartnerMapping(
+        organization=data.get("organization"),
+        queue=data.get("queue"),
+        work_type=data.get("work_type"),
+        resource=data.get("resource"),
+        status_map={
+            OutsourceStatus(k): TicketStatus(v) for k, v in (data.get("status_map") or {}).items()
+        },
+    )
+
+
+def _partnership_record(partnership: Partnership) -> PartnershipRecord:
+    return PartnershipRecord(
+        pk=tenant_pk(partnership.tenant_id),
+        sk=_partnership_sk(partnership.partnership_id),
+        tenant_id=partnership.tenant_id,
+        partnership_id=partnership.partnership_id,
+        role=partnership.role.value,
+        partner_tenant_id=partnership.partner_tenant_id,
+        partner_name=partnership.partner_name,
+        status=partnership.status.value,
+        created_at=partnership.created_at,
+        lead_tenant_id=partnership.lead_tenant_id,
+        service_tenant_id=partnership.service_tenant_id,
+        invitation_id=partnership.invitation_id,
+        deactivated_at=partnership.deactivated_at,
+        deactivated_by_tenant_id=partnership.deactivated_by_tenant_id,
+        mapping=_mapping_to_json(partnership.mapping),
+        gsi1pk=f"T#{partnership.tenant_id}#PARTNERS#{partnership.role.value}",
+        gsi1sk=partnership.partnership_id,
+    )
+
+
+def _partnership_from(record: PartnershipRecord) -> Partnership:
+    return Partnership(
+        tenant_id=record.tenant_id,
+        partnership_id=record.partnership_id,
+        role=PartnerRole(record.role),
+        partner_tenant_id=record.partner_tenant_id,
+        partner_name=record.partner_name,
+        status=PartnershipStatus(record.status),
+        created_at=record.created_at,
+        lead_tenant_id=record.lead_tenant_id,
+        service_tenant_id=record.service_tenant_id,
+        invitation_id=record.invitation_id,
+        deactivated_at=record.deactivated_at,
+        deactivated_by_tenant_id=record.deactivated_by_tenant_id,
+        mapping=_mapping_from_json(record.mapping),
+        version=int(record.version or 1),
+    )
+
+
+class DynamoPartnershipRepository:
+    """Each partnership is stored once per side, so each tenant reads only its own partition."""
+
+    def get(self, tenant_id: str, partnership_id: str) -> Partnership:
+        try:
+            record = PartnershipRecord.get(tenant_pk(tenant_id), _partnership_sk(partnership_id))
+        except DoesNotExist as exc:
+            raise NotFoundError("No such partnership.") from exc
+        return _partnership_from(record)
+
+    def list(
+        self, tenant_id: str, role: PartnerRole | None, limit: int, cursor: str | None
+    ) -> Page[Partnership]:
+        result: Any
+        if role is None:
+            pk = tenant_pk(tenant_id)
+            start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "PARTNERSHIP#"})
+            result = PartnershipRecord.query(
+                pk,
+                PartnershipRecord.sk.startswith("PARTNERSHIP#"),
+                limit=limit,
+                last_evaluated_key=start,
+            )
+        else:
+            hash_value = f"T#{tenant_id}#PARTNERS#{role.value}"
+            start = cursors.decode(
+                cursor,
+                expected={"gsi1pk": hash_value, "pk": tenant_pk(tenant_id)},
+                prefixes={"sk": "PARTNERSHIP#"},
+            )
+            result = PartnershipRecord.gsi1.query(hash_value, limit=limit, last_evaluated_key=start)
+        records = list(result)
+        return Page(
+            items=[_partnership_from(r) for r in records if isinstance(r, PartnershipRecord)],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+    def deactivate(self, partnership: Partnership, by_tenant_id: str, at: datetime) -> Partnership:
+        actions_for: list[Action] = [
+            PartnershipRecord.status.set(PartnershipStatus.INACTIVE.value),
+            PartnershipRecord.deactivated_at.set(at),
+            PartnershipRecord.deactivated_by_tenant_id.set(by_tenant_id),
+        ]
+        active = PartnershipRecord.status == PartnershipStatus.ACTIVE.value
+        try:
+            with TransactWrite(connection=transaction_connection()) as tx:
+                for owner in (partnership.lead_tenant_id, partnership.service_tenant_id):
+                    tx.update(
+                        PartnershipRecord(
+                            tenant_pk(owner), _partnership_sk(partnership.partnership_id)
+                        ),
+                        actions=actions_for,
+                        condition=active,
+                        add_version_condition=False,
+                    )
+                tx.update(
+                    PartnerPairRecord(
+                        tenant_pk(partnership.lead_tenant_id),
+                        _pair_sk(partnership.service_tenant_id),
+                    ),
+                    actions=[PartnerPairRecord.status.set(PartnershipStatus.INACTIVE.value)],
+                    condition=PartnerPairRecord.partnership_id == partnership.partnership_id,
+                    add_version_condition=False,
+                )
+        except TransactWriteError as exc:
+            if _condition_failed(exc):
+                raise ConflictError(
+                    "This partnership is already inactive.", code="invalid_transition"
+                ) from exc
+            raise
+        return dataclasses.replace(
+            partnership,
+            status=PartnershipStatus.INACTIVE,
+            deactivated_at=at,
+            deactivated_by_tenant_id=by_tenant_id,
+        )
+
+    def set_mapping(self, partnership: Partnership, mapping: PartnerMapping) -> Partnership:
+        record = PartnershipRecord(
+            tenant_pk(partnership.tenant_id), _partnership_sk(partnership.partnership_id)
+        )
+        try:
+            record.update(
+                actions=[PartnershipRecord.mapping.set(_mapping_to_json(mapping))],
+                condition=PartnershipRecord.pk.exists(),
+                add_version_condition=False,
+            )
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                raise NotFoundError("No such partnership.") from exc
+            raise
+        return _partnership_from(record)
