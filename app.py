@@ -6,6 +6,7 @@ from chalicelib.api import (
     api_keys,
     health,
     items,
+    outsourcing,
     outsourcing_setup,
     partners,
     tenants,
@@ -17,6 +18,15 @@ from chalicelib.streams.handler import streams
 app = Chalice(app_name="outsourcing")
 app.register_middleware(http_middleware, "http")
 
-for module in (health, tenants, api_keys, tickets, items, outsourcing_setup, partners):
+for module in (
+    health,
+    tenants,
+    api_keys,
+    tickets,
+    items,
+    outsourcing_setup,
+    partners,
+    outsourcing,
+):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)

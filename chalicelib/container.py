@@ -16,6 +16,7 @@ from chalicelib.adapters.dynamo.repositories import (
     DynamoIdempotencyStore,
     DynamoInvitationRepository,
     DynamoItemRepository,
+    DynamoOutsourcingRepository,
     DynamoPartnershipRepository,
     DynamoTenantRepository,
     DynamoTicketRepository,
@@ -32,11 +33,13 @@ from chalicelib.ports import (
     InvitationRepository,
     ItemRepository,
     Mailer,
+    OutsourcingRepository,
     PartnershipRepository,
     TenantRepository,
     TicketRepository,
 )
 from chalicelib.service.api_keys import AuthCache
+from chalicelib.service.outsourcing import OutsourcingPorts
 
 
 class Container:
@@ -69,6 +72,19 @@ class Container:
     @cached_property
     def partnerships(self) -> PartnershipRepository:
         return DynamoPartnershipRepository()
+
+    @cached_property
+    def outsourcings(self) -> OutsourcingRepository:
+        return DynamoOutsourcingRepository()
+
+    @cached_property
+    def outsourcing_ports(self) -> OutsourcingPorts:
+        return OutsourcingPorts(
+            tenants=self.tenants,
+            tickets=self.tickets,
+            partnerships=self.partnerships,
+            outsourcings=self.outsourcings,
+        )
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

@@ -7,11 +7,12 @@ Repositories speak domain objects only and raise domain errors (``NotFoundError`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.items import Item
+from chalicelib.domain.outsourcing import HistoryEntry, OutsourceStatus, Outsourcing, Side
 from chalicelib.domain.partners import Invitation, PartnerMapping, PartnerRole, Partnership
 from chalicelib.domain.tenants import ApiKey, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
@@ -104,6 +105,12 @@ class TicketRepository(Protocol):
     def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
         """Apply ``changes`` if the stored version is ``ticket.version``, else ``ConflictError``."""
 
+    def apply_lead_fields(
+        self, owner_id: str, ticket_id: str, fields: Mapping[str, Any], lead_version: int
+    ) -> bool:
+        """Copy the lead's ticket fields onto an insourced ticket unless a newer lead version
+        was already applied; returns whether it was written."""
+
     def list(
         self,
         tenant_id: str,
@@ -129,8 +136,69 @@ class ItemRepository(Protocol):
     def delete(self, item: Item, at: datetime) -> Item:
         """Mark the item deleted (a tombstone, so replicas and feeds see the delete)."""
 
-    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
-        """Live items of a ticket, oldest first (newest last); one Query per page."""
+    def list(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        include_deleted: bool = False,
+    ) -> Page[Item]:
+        """Live items (and tombstones if asked) of a ticket, oldest first; one Query per page."""
+
+    def add_once(self, item: Item) -> bool:
+        """Store ``item`` unless its id exists; returns whether it was stored."""
+
+    def put_replica(self, replica: Item) -> bool:
+        """Write a replica only if its ``origin_version`` is newer than the stored one (or none
+        is stored); returns whether it was written. Replays and old changes write nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketChange:
+    ticket: Ticket
+    changes: Mapping[str, Any]
+    guard_version: bool = False  # True when the changes came from a user's edit
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionPlan:
+    """One outsourcing transition: both copies, the linked tickets, new tickets; all or nothing."""
+
+    outsourcing_id: str
+    copies: Sequence[Outsourcing]
+    expected: OutsourceStatus
+    new_status: OutsourceStatus
+    entry: HistoryEntry
+    copy_changes: Mapping[str, Any] = field(default_factory=dict)
+    ticket_changes: Sequence[TicketChange] = ()
+    new_tickets: Sequence[Ticket] = ()
+
+
+class OutsourcingRepository(Protocol):
+    def create(self, lead: Outsourcing, receiver: Outsourcing, ticket: Ticket) -> None:
+        """Store both copies and link the lead ticket, unless the ticket already has an open
+        outsourcing (``ConflictError(already_outsourced)``); atomically."""
+
+    def get(self, owner_id: str, outsourcing_id: str) -> Outsourcing:
+        """This owner's copy, or ``NotFoundError``."""
+
+    def list(
+        self,
+        owner_id: str,
+        side: Side,
+        status: OutsourceStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Outsourcing]:
+        """This owner's copies on one side, newest first; one Query per page."""
+
+    def apply(self, plan: TransitionPlan) -> None:
+        """Carry out a transition atomically; a lost race is ``ConflictError``."""
+
+    def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
+        """Assigned lead copies whose accept-by deadline has passed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +245,10 @@ class FileStore(Protocol):
         """Delete the object; deleting a missing object is not an error."""
 
     def copy(self, source_key: str, target_key: str) -> None:
-        """Copy an object within the store."""
+        """Copy an object within the store; ``FileNotFoundError`` if the source is missing."""
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored at ``key``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,8 +53,27 @@ class S3FileStore:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
 
     def copy(self, source_key: str, target_key: str) -> None:
-        self._s3.copy_object(
-            Bucket=self._bucket,
-            Key=target_key,
-            CopySource={"Bucket": self._bucket, "Key": source_key},
-        )
+        try:
+            self._s3.copy_object(
+                Bucket=self._bucket,
+                Key=target_key,
+                CopySource={"Bucket": self._bucket, "Key": source_key},
+            )
+        except self._s3.exceptions.ClientError as exc:
+            if _missing(exc):
+                raise FileNotFoundError(source_key) from exc
+            raise
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except self._s3.exceptions.ClientError as exc:
+            if _missing(exc):
+                return False
+            raise
+        return True
+
+
+def _missing(exc: Exception) -> bool:
+    error = getattr(exc, "response", {}).get("Error", {})
+    return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound"}

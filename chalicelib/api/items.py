@@ -107,6 +107,7 @@ def _declare_item_routes(
     )
     def update(call: Call) -> Any:
         item = item_service.update_item(
+            call.container.tickets,
             call.container.items,
             call.tenant_id,
             call.params["ticket_id"],
@@ -126,6 +127,7 @@ def _declare_item_routes(
     )
     def delete(call: Call) -> None:
         item_service.delete_item(
+            call.container.tickets,
             call.container.items,
             call.tenant_id,
             call.params["ticket_id"],
@@ -191,6 +193,7 @@ def create_attachment(call: Call) -> AttachmentCreated:
 )
 def get_attachment(call: Call) -> AttachmentDownload:
     download = item_service.download_attachment(
+        call.container.tickets,
         call.container.items,
         call.container.files,
         call.tenant_id,

@@ -165,6 +165,9 @@ class ApiKeyList(ResponseModel):
 
 
 class TicketCreate(RequestModel):
+    billing_organization: ShortText | None = None
+    work_type: ShortText | None = None
+    resource: ShortText | None = None
     title: Title
     description: LongText | None = None
     priority: Priority = Priority.MEDIUM
@@ -177,6 +180,9 @@ class TicketCreate(RequestModel):
 
 
 class TicketUpdate(RequestModel):
+    billing_organization: ShortText | None = None
+    work_type: ShortText | None = None
+    resource: ShortText | None = None
     title: Title | None = None
     description: LongText | None = None
     priority: Priority | None = None
@@ -193,6 +199,12 @@ class TicketQuery(PageQuery):
     queue: ShortText | None = None
 
 
+class TicketOutsourcingOut(ResponseModel):
+    outsourcing_id: str
+    status: str
+    side: str
+
+
 class TicketOut(ResponseModel):
     ticket_id: str
     number: str
@@ -206,8 +218,12 @@ class TicketOut(ResponseModel):
     contact: str | None
     site: str | None
     currency: str
+    billing_organization: str | None
+    work_type: str | None
+    resource: str | None
     source: TicketSource
     original_number: str | None
+    outsourcing: TicketOutsourcingOut | None
     created_at: str
     updated_at: str
     version: int
@@ -227,8 +243,20 @@ class TicketOut(ResponseModel):
             contact=ticket.contact,
             site=ticket.site,
             currency=ticket.currency,
+            billing_organization=ticket.billing_organization,
+            work_type=ticket.work_type,
+            resource=ticket.resource,
             source=ticket.source,
             original_number=ticket.original_number,
+            outsourcing=(
+                TicketOutsourcingOut(
+                    outsourcing_id=ticket.outsourcing_id,
+                    status=ticket.outsourcing_status.value,
+                    side=ticket.outsourcing_side.value,
+                )
+                if ticket.outsourcing_id and ticket.outsourcing_status and ticket.outsourcing_side
+                else None
+            ),
             created_at=iso(ticket.created_at),
             updated_at=iso(ticket.updated_at),
             version=ticket.version,
@@ -567,3 +595,119 @@ class MappingOut(ResponseModel):
     work_type: str | None
     resource: str | None
     status_map: dict[str, TicketStatus]
+
+
+# ---------------------------------------------------------------------------------------------
+# Outsourcing
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
+
+
+class PricingIn(RequestModel):
+    type: Literal["flat", "hourly"] = "flat"
+    amount: Amount = Decimal(0)
+
+
+class TermsIn(RequestModel):
+    complete_by: Timestamp | None = None
+    accept_by: Timestamp | None = None
+    instructions: LongText = ""
+    pricing: PricingIn = Field(default_factory=PricingIn)
+    authorized_hours: (
+        Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2, allow_inf_nan=False)] | None
+    ) = None
+    authorized_charges: Amount | None = None
+    bill_customer_rate: Amount | None = Field(
+        None, description="Your rate to the end customer; never shown to the receiver."
+    )
+
+
+class OutsourceRequest(RequestModel):
+    partnership_id: Annotated[str, StringConstraints(max_length=40)] | None = None
+    subcontractor_id: Annotated[str, StringConstraints(max_length=40)] | None = None
+    network_id: Annotated[str, StringConstraints(max_length=40)] | None = None
+    terms: TermsIn = Field(default_factory=TermsIn)
+
+
+class ReasonBody(RequestModel):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PricingOut(ResponseModel):
+    type: str
+    amount: Decimal
+
+
+class TermsOut(ResponseModel):
+    complete_by: str | None
+    accept_by: str | None
+    instructions: str
+    pricing: PricingOut
+    authorized_hours: Decimal | None
+    authorized_charges: Decimal | None
+    bill_customer_rate: Decimal | None = Field(None, description="Lead side only.")
+
+
+class TicketSnapshotOut(ResponseModel):
+    number: str
+    title: str
+    description: str
+    priority: str
+    complete_by: str | None
+    organization: str | None
+    contact: str | None
+    site: str | None
+
+
+class HistoryOut(ResponseModel):
+    event: str
+    from_status: str | None
+    to_status: str
+    at: str
+    by: str
+    actor: str
+    reason: str | None
+
+
+class CounterpartOut(ResponseModel):
+    partnership_id: str | None
+    tenant_name: str
+
+
+class OutsourcingOut(ResponseModel):
+    outsourcing_id: str
+    status: str
+    lane: str
+    side: str
+    terms: TermsOut
+    currency: str
+    lead_ticket_id: str | None = Field(None, description="Lead side only.")
+    insourced_ticket_id: str | None = Field(None, description="Receiver side only.")
+    ticket: TicketSnapshotOut
+    counterpart: CounterpartOut
+    history: list[HistoryOut]
+    created_at: str
+    updated_at: str
+
+
+class OutsourcingList(ResponseModel):
+    items: list[OutsourcingOut]
+    next_cursor: str | None
+
+
+class OutsourcingQuery(PageQuery):
+    side: Literal["lead", "receiver"] = "lead"
+    status: (
+        Literal[
+            "assigned",
+            "in_progress",
+            "waiting_approval",
+            "complete",
+            "declined",
+            "canceled",
+            "expired",
+            "recalled",
+            "forwarded",
+        ]
+        | None
+    ) = None

@@ -7,6 +7,7 @@ from chalice.app import Response
 from chalicelib.api.models import TicketCreate, TicketList, TicketOut, TicketQuery, TicketUpdate
 from chalicelib.api.routing import Api, Call
 from chalicelib.rendering import render
+from chalicelib.service import outsourcing as outsourcing_service
 from chalicelib.service import tickets as ticket_service
 from chalicelib.service import work_orders
 
@@ -69,12 +70,16 @@ def get_ticket(call: Call) -> TicketOut:
 )
 def update_ticket(call: Call) -> TicketOut:
     body: TicketUpdate = call.body
+    ports = call.container.outsourcing_ports
     ticket = ticket_service.update_ticket(
         call.container.tickets,
         call.tenant_id,
         call.params["ticket_id"],
         body.model_dump(exclude_unset=True),
         call.now,
+        complete_outsourcing=lambda current, changes: outsourcing_service.complete_with_ticket(
+            ports, current, changes, actor=call.actor, now=call.now
+        ),
     )
     return TicketOut.of(ticket)
 

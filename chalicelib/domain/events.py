@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.items import Item
+from chalicelib.domain.outsourcing import Outsourcing
 from chalicelib.domain.tickets import Ticket
 
 
@@ -35,4 +36,12 @@ class TicketChanged:
     after: Ticket | None
 
 
-DomainEvent = ItemChanged | TicketChanged
+@dataclass(frozen=True, slots=True)
+class OutsourcingChanged:
+    """One side's copy of an outsourcing was created or moved."""
+
+    before: Outsourcing | None
+    after: Outsourcing | None
+
+
+DomainEvent = ItemChanged | TicketChanged | OutsourcingChanged

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from chalicelib.domain.errors import ConflictError, ValidationError
+from chalicelib.domain.outsourcing import SyncTarget
 
 
 class ItemKind(enum.StrEnum):
@@ -41,6 +42,8 @@ class Item:
     updated_at: datetime
     deleted: bool = False
     version: int = 1
+    # Local items written while the ticket's outsourcing was in progress: where to replicate.
+    shared_with: SyncTarget | None = None
 
     kind: ItemKind = ItemKind.NOTE  # overridden by each subclass
 

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from chalicelib.domain.outsourcing import OPEN, OutsourceStatus, Side, SyncTarget, syncs
+
 
 class Priority(enum.StrEnum):
     LOW = "low"
@@ -31,6 +33,9 @@ class TicketSource(enum.StrEnum):
 # Fields a PATCH may change; everything else is owned by the system.
 EDITABLE_FIELDS = frozenset(
     {
+        "billing_organization",
+        "work_type",
+        "resource",
         "title",
         "description",
         "priority",
@@ -59,11 +64,47 @@ class Ticket:
     contact: str | None = None
     site: str | None = None
     currency: str
+    # Filing fields: set from the service partner's mapping on insourced tickets.
+    billing_organization: str | None = None
+    work_type: str | None = None
+    resource: str | None = None
     source: TicketSource = TicketSource.LOCAL
     original_number: str | None = None
     created_at: datetime
     updated_at: datetime
     version: int = 1
+    # The ticket's current (or last) outsourcing, and the other side's ticket once accepted.
+    outsourcing_id: str | None = None
+    outsourcing_status: OutsourceStatus | None = None
+    outsourcing_side: Side | None = None
+    peer_owner_id: str | None = None
+    peer_ticket_id: str | None = None
+    lead_version: int | None = None  # insourced copies: the lead ticket version last applied
+
+    @property
+    def open_outsourcing(self) -> bool:
+        return self.outsourcing_status in OPEN
+
+    def sync_target(self) -> SyncTarget | None:
+        """Where changes on this ticket are replicated right now (None: they stay here)."""
+        if (
+            self.outsourcing_id is None
+            or self.outsourcing_side is None
+            or self.peer_owner_id is None
+            or self.peer_ticket_id is None
+            or not syncs(self.outsourcing_status)
+        ):
+            return None
+        return SyncTarget(
+            outsourcing_id=self.outsourcing_id,
+            side=self.outsourcing_side,
+            peer_owner_id=self.peer_owner_id,
+            peer_ticket_id=self.peer_ticket_id,
+        )
+
+
+# Lead edits to these fields flow to the insourced copy.
+SYNCED_FIELDS = ("title", "description", "priority", "complete_by")
 
 
 def format_ticket_number(day: date, sequence: int) -> str:

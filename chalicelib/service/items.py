@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.attachments import UploadPolicy, storage_name
-from chalicelib.domain.errors import NotFoundError, ValidationError
+from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.items import (
     ITEM_CLASSES,
@@ -63,6 +63,7 @@ def add_item(
         created_by=created_by,
         created_at=now,
         updated_at=now,
+        shared_with=ticket.sync_target(),
         **{**dict(fields), **extra},
     )
     items.add(item)
@@ -87,6 +88,7 @@ def get_item(
 
 
 def update_item(
+    tickets: TicketRepository,
     items: ItemRepository,
     tenant_id: str,
     ticket_id: str,
@@ -101,11 +103,13 @@ def update_item(
     ensure_writable(item)
     if not changes:
         return item
+    # Whether this edit travels depends on the outsourcing's state now, not at creation.
+    shared_with = get_ticket(tickets, tenant_id, ticket_id).sync_target()
 
     def apply(current: Item) -> Item:
         ensure_writable(current)
         _check_result(dataclasses.replace(current, **changes))  # type: ignore[arg-type]
-        return items.update(current, {**changes, "updated_at": now})
+        return items.update(current, {**changes, "updated_at": now, "shared_with": shared_with})
 
     return retry_on_conflict(
         apply, first=item, reload=lambda: get_item(items, tenant_id, ticket_id, item_id, kind)
@@ -120,6 +124,7 @@ def _check_result(item: Item) -> None:
 
 
 def delete_item(
+    tickets: TicketRepository,
     items: ItemRepository,
     tenant_id: str,
     ticket_id: str,
@@ -130,7 +135,8 @@ def delete_item(
     """Delete a local item (kept as a tombstone so the delete can travel)."""
     item = get_item(items, tenant_id, ticket_id, item_id, kind)
     ensure_writable(item)
-    deleted = items.delete(item, now)
+    shared_with = get_ticket(tickets, tenant_id, ticket_id).sync_target()
+    deleted = items.update(item, {"deleted": True, "updated_at": now, "shared_with": shared_with})
     logger.info(
         "item deleted", extra={"tenant_id": tenant_id, "ticket_id": ticket_id, "item_id": item_id}
     )
@@ -187,6 +193,7 @@ def create_attachment(
         created_by=created_by,
         created_at=now,
         updated_at=now,
+        shared_with=ticket.sync_target(),
     )
     items.add(attachment)
     count("AttachmentAdded")
@@ -195,6 +202,7 @@ def create_attachment(
 
 
 def download_attachment(
+    tickets: TicketRepository,
     items: ItemRepository,
     files: FileStore,
     tenant_id: str,
@@ -207,5 +215,33 @@ def download_attachment(
     """Sign a download, after checking the attachment belongs to the caller's ticket."""
     item = get_item(items, tenant_id, ticket_id, attachment_id, ItemKind.ATTACHMENT)
     assert isinstance(item, Attachment)
+    if item.read_only and item.origin_tenant and not files.exists(item.object_key):
+        _copy_from_origin(tickets, items, files, item)
     url = files.presign_download(item.object_key, item.file_name, expires_in)
     return Download(attachment=item, url=url, expires_at=now + timedelta(seconds=expires_in))
+
+
+def _copy_from_origin(
+    tickets: TicketRepository, items: ItemRepository, files: FileStore, replica: Attachment
+) -> None:
+    """A replica whose file was not uploaded when it was synced gets its copy now."""
+    assert replica.origin_tenant and replica.origin_item_id
+    ticket = tickets.get(replica.tenant_id, replica.ticket_id)
+    try:
+        if ticket.peer_ticket_id is None:
+            raise NotFoundError("no peer ticket")
+        origin = items.get(replica.origin_tenant, ticket.peer_ticket_id, replica.origin_item_id)
+    except NotFoundError as exc:
+        raise ConflictError(
+            "The file of this attachment is not available.", code="file_unavailable"
+        ) from exc
+    if not isinstance(origin, Attachment):
+        raise ConflictError(
+            "The file of this attachment is not available.", code="file_unavailable"
+        )
+    try:
+        files.copy(origin.object_key, replica.object_key)
+    except FileNotFoundError as exc:
+        raise ConflictError(
+            "The file of this attachment has not been uploaded yet.", code="file_not_uploaded"
+        ) from exc

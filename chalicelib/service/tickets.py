@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.ids import is_id, new_id
+from chalicelib.domain.outsourcing import Side
 from chalicelib.domain.tickets import EDITABLE_FIELDS, Ticket, TicketStatus, format_ticket_number
 from chalicelib.observability import count, logger
 from chalicelib.ports import Page, TenantRepository, TicketRepository
@@ -70,8 +71,14 @@ def update_ticket(
     ticket_id: str,
     changes: Mapping[str, Any],
     now: datetime,
+    *,
+    complete_outsourcing: Callable[[Ticket, Mapping[str, Any]], Ticket] | None = None,
 ) -> Ticket:
-    """Change editable fields. ``title`` cannot be cleared; other optional fields can (null)."""
+    """Change editable fields. ``title`` cannot be cleared; other optional fields can (null).
+
+    A lead completing a ticket that has an open outsourcing completes (or cancels) the
+    outsourcing in the same transaction, through ``complete_outsourcing``.
+    """
     unknown = set(changes) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(f"Field '{sorted(unknown)[0]}' cannot be changed.")
@@ -84,10 +91,20 @@ def update_ticket(
     ticket = get_ticket(tickets, tenant_id, ticket_id)
     if not normalized:
         return ticket
+
+    def apply(current: Ticket) -> Ticket:
+        update = {**normalized, "updated_at": now}
+        if (
+            complete_outsourcing is not None
+            and normalized.get("status") is TicketStatus.COMPLETE
+            and current.open_outsourcing
+            and current.outsourcing_side is Side.LEAD
+        ):
+            return complete_outsourcing(current, update)
+        return tickets.update(current, update)
+
     updated = retry_on_conflict(
-        lambda current: tickets.update(current, {**normalized, "updated_at": now}),
-        first=ticket,
-        reload=lambda: tickets.get(tenant_id, ticket_id),
+        apply, first=ticket, reload=lambda: tickets.get(tenant_id, ticket_id)
     )
     logger.info("ticket updated", extra={"tenant_id": tenant_id, "ticket_id": ticket_id})
     return updated

@@ -159,6 +159,18 @@ class Harness:
         partnership_id: str = reply.json["partnership_id"]
         return partnership_id
 
+    def outsource(
+        self, lead: Tenant, ticket_id: str, partnership_id: str, **terms: Any
+    ) -> dict[str, Any]:
+        reply = self.post(
+            f"/v1/tickets/{ticket_id}/outsource",
+            lead.key,
+            {"partnership_id": partnership_id, "terms": terms},
+        )
+        assert reply.status_code == 201, reply.body
+        data: dict[str, Any] = reply.json
+        return data
+
     def dynamodb(self) -> Any:
         return boto3.client("dynamodb", endpoint_url=self.dynamodb_endpoint)
 

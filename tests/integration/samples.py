@@ -31,6 +31,11 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     models.InvitationCreate: {"email": "partner@example.com", "company_name": "Partner IT"},
     models.InvitationToken: {"token": "pi_" + "0" * 84},
     models.MappingBody: {"queue": "Partners"},
+    models.OutsourceRequest: {
+        "partnership_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        "terms": {"instructions": "Replace the switch", "pricing": {"type": "flat", "amount": "90"}},
+    },
+    models.ReasonBody: {"reason": "Not this week"},
 }
 
 

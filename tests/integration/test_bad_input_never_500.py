@@ -72,6 +72,11 @@ def test_mutated_bodies_never_cause_a_500(harness: Harness, spec: RouteSpec) -> 
     }
     if "{partnership_id}" in spec.path:
         ids["partnership_id"] = harness.partner(harness.create_tenant(), tenant)
+    if "{outsourcing_id}" in spec.path:
+        partner = harness.create_tenant()
+        harness.enable_outsourcing(tenant)
+        partnership = harness.partner(tenant, partner)
+        ids["outsourcing_id"] = harness.outsource(tenant, ticket, partnership)["outsourcing_id"]
     if "{invitation_id}" in spec.path:
         harness.enable_outsourcing(tenant)
         ids["invitation_id"] = harness.invite(tenant)["id"]

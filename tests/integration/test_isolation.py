@@ -40,7 +40,10 @@ def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
     partner = harness.create_tenant()
     partnership = harness.partner(owner, partner)
     invitation = harness.invite(owner)["id"]
+    outsourced = harness.create_ticket(owner)["ticket_id"]
+    outsourcing = harness.outsource(owner, outsourced, partnership)["outsourcing_id"]
     return {
+        "outsourcing_id": outsourcing,
         "partnership_id": partnership,
         "invitation_id": invitation,
         "ticket_id": ticket,
@@ -71,6 +74,7 @@ def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
         harness.get("/v1/partner-invitations", owner.key).json,
         harness.get("/v1/partners", owner.key).json,
         harness.get("/v1/tenant", owner.key).json,
+        harness.get("/v1/outsourcings?side=lead", owner.key).json,
     )
 
 

@@ -10,14 +10,17 @@ api key            ``T#<tenant>``                  ``KEY#<key id>``
 invitation         ``T#<lead>``                    ``INVITATION#<invitation id>``
 partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership id>``
 partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
+outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing id>``
 counter            ``T#<tenant>``                  ``COUNTER#<name>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
 =================  ==============================  ==========================
 
-Global secondary indexes serve the lists: ``gsi1`` all tickets of a tenant (and partnerships by
-role), ``gsi2`` tickets by status, ``gsi3`` tickets by queue; each sorted by id (creation order).
+Global secondary indexes serve the lists: ``gsi1`` all tickets of a tenant (partnerships by
+role, outsourcings by side), ``gsi2`` tickets by status (outsourcings by side and status),
+``gsi3`` tickets by queue (and, sparsely, assigned outsourcings by accept-by day, for the expiry
+job: the one index that spans tenants, read only by that system job); each sorted by id.
 
 The table definition itself (keys, indexes, stream, TTL) lives in ``infra/aws/resources.json``;
 ``tests/infra`` checks that these models and that template agree.
@@ -192,6 +195,28 @@ class PartnerPairRecord(Record, discriminator="partner_pair"):
     status = UnicodeAttribute()
 
 
+class OutsourcingRecord(Record, discriminator="outsourcing"):
+    """One side's copy of an outsourcing; both copies change together in one transaction."""
+
+    outsourcing_id = UnicodeAttribute()
+    side = UnicodeAttribute()
+    lane = UnicodeAttribute()
+    status = UnicodeAttribute()
+    lead_tenant_id = UnicodeAttribute()
+    lead_ticket_id = UnicodeAttribute()
+    receiver_id = UnicodeAttribute()
+    partnership_id = UnicodeAttribute(null=True)
+    insourced_ticket_id = UnicodeAttribute(null=True)
+    terms = JSONAttribute()
+    currency = UnicodeAttribute()
+    ticket = JSONAttribute()
+    lead_name = UnicodeAttribute()
+    receiver_name = UnicodeAttribute()
+    history = JSONAttribute(default=list)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+
 class TicketRecord(Record, discriminator="ticket"):
     SK: ClassVar[str] = "TICKET"
 
@@ -207,10 +232,19 @@ class TicketRecord(Record, discriminator="ticket"):
     contact = UnicodeAttribute(null=True)
     site = UnicodeAttribute(null=True)
     currency = UnicodeAttribute()
+    billing_organization = UnicodeAttribute(null=True)
+    work_type = UnicodeAttribute(null=True)
+    resource = UnicodeAttribute(null=True)
     source = UnicodeAttribute(default="local")
     original_number = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    outsourcing_id = UnicodeAttribute(null=True)
+    outsourcing_status = UnicodeAttribute(null=True)
+    outsourcing_side = UnicodeAttribute(null=True)
+    peer_owner_id = UnicodeAttribute(null=True)
+    peer_ticket_id = UnicodeAttribute(null=True)
+    lead_version = NumberAttribute(null=True)
 
 
 class ItemRecord(Record):
@@ -228,6 +262,11 @@ class ItemRecord(Record):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     deleted = BooleanAttribute(default=False)
+    # Set on local items written while the ticket's outsourcing was in progress.
+    share_outsourcing_id = UnicodeAttribute(null=True)
+    share_side = UnicodeAttribute(null=True)
+    share_peer_owner_id = UnicodeAttribute(null=True)
+    share_peer_ticket_id = UnicodeAttribute(null=True)
 
 
 class NoteRecord(ItemRecord, discriminator="note"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -36,6 +36,7 @@ from chalicelib.adapters.dynamo.models import (
     InvitationRecord,
     ItemRecord,
     NoteRecord,
+    OutsourcingRecord,
     PartnerPairRecord,
     PartnershipRecord,
     Record,
@@ -55,7 +56,18 @@ from chalicelib.domain.items import (
     Origin,
     TimeEntry,
 )
-from chalicelib.domain.outsourcing import OutsourceStatus
+from chalicelib.domain.outsourcing import (
+    ENDED,
+    HistoryEntry,
+    Lane,
+    OutsourceStatus,
+    Outsourcing,
+    PricingType,
+    Side,
+    SyncTarget,
+    Terms,
+    TicketSnapshot,
+)
 from chalicelib.domain.partners import (
     Invitation,
     InvitationStatus,
@@ -73,30 +85,79 @@ from chalicelib.domain.tenants import (
 )
 from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStatus
 from chalicelib.ports import IdempotencyRecord as IdempotencyEntry
-from chalicelib.ports import Page, StoredResponse
+from chalicelib.ports import Page, StoredResponse, TransitionPlan
 
 CONDITION_FAILED = "ConditionalCheckFailedException"
+# Records built with this version, and updated with add_version_condition=False, get their version
+# incremented without a condition. (With no version at all, PynamoDB would reset it to 1.)
+UNGUARDED = 0
 # Inside a cancelled transaction the same cause is reported without the suffix.
 TX_CONDITION_FAILED = "ConditionalCheckFailed"
 
 
-def _failed_in_transaction(exc: TransactWriteError, position: int | None = None) -> bool:
-    """Whether a condition failed in the transaction (at ``position``, if given)."""
+def _failed_in_transaction(exc: TransactWriteError) -> bool:
+    """Whether any condition failed in the transaction."""
     reasons = exc.cancellation_reasons or []
-    for index, reason in enumerate(reasons):
-        if (
-            reason is not None
-            and reason.code == TX_CONDITION_FAILED
-            and (position is None or index == position)
-        ):
-            return True
-    return False
+    return any(r is not None and r.code == TX_CONDITION_FAILED for r in reasons)
 
 
 def _condition_failed(exc: Exception) -> bool:
     if getattr(exc, "cause_response_code", None) == CONDITION_FAILED:
         return True
     return isinstance(exc, TransactWriteError) and _failed_in_transaction(exc)
+
+class _Transaction:
+    """``TransactWrite`` that knows which operation is which.
+
+    PynamoDB sends a transaction's puts before its updates, whatever order they were added in;
+    this keeps a label per operation in that same order, so a cancellation reason can be traced
+    to the operation whose condition failed.
+    """
+
+    def __init__(self) -> None:
+        self._tx = TransactWrite(connection=transaction_connection())
+        self._puts: list[str] = []
+        self._updates: list[str] = []
+
+    def __enter__(self) -> _Transaction:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            with self._tx:
+                pass  # commits on leaving
+
+    def save(self, model: Model, condition: Any = None, *, label: str = "") -> None:
+        self._tx.save(model, condition=condition)
+        self._puts.append(label)
+
+    def update(
+        self,
+        model: Model,
+        actions: list[Action],
+        condition: Any = None,
+        *,
+        add_version_condition: bool = True,
+        label: str = "",
+    ) -> None:
+        self._tx.update(
+            model,
+            actions=list(actions),
+            condition=condition,
+            add_version_condition=add_version_condition,
+        )
+        self._updates.append(label)
+
+    def failed(self, exc: TransactWriteError, label: str) -> bool:
+        """Whether the condition of the operation(s) labelled ``label`` failed."""
+        order = self._puts + self._updates
+        reasons = exc.cancellation_reasons or []
+        return any(
+            reason is not None and reason.code == TX_CONDITION_FAILED and order[index] == label
+            for index, reason in enumerate(reasons)
+            if index < len(order)
+        )
+
 
 
 @contextmanager
@@ -210,7 +271,7 @@ class DynamoTenantRepository:
 
     def create_with_key(self, tenant: Tenant, key: ApiKey) -> None:
         """Store the tenant and its first key in one transaction."""
-        with TransactWrite(connection=transaction_connection()) as tx:
+        with _Transaction() as tx:
             tx.save(_tenant_record(tenant), condition=TenantRecord.pk.does_not_exist())
             tx.save(_key_record(key), condition=ApiKeyRecord.pk.does_not_exist())
 
@@ -246,11 +307,11 @@ class DynamoApiKeyRepository:
     def add(self, key: ApiKey) -> None:
         """Store a key; an ``all`` key also bumps the tenant's count in the same transaction."""
         try:
-            with TransactWrite(connection=transaction_connection()) as tx:
+            with _Transaction() as tx:
                 tx.save(_key_record(key), condition=ApiKeyRecord.pk.does_not_exist())
                 if key.permission is Permission.ALL:
                     tx.update(
-                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK),
+                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK, version=UNGUARDED),
                         actions=[TenantRecord.active_all_keys.add(1)],
                         condition=TenantRecord.pk.exists(),
                         add_version_condition=False,
@@ -284,9 +345,11 @@ class DynamoApiKeyRepository:
 
     def revoke(self, key: ApiKey, at: datetime) -> ApiKey:
         """Revoke; an ``all`` key only while another active ``all`` key remains (409 otherwise)."""
-        record = ApiKeyRecord(pk=tenant_pk(key.tenant_id), sk=_key_sk(key.key_id))
+        record = ApiKeyRecord(
+            pk=tenant_pk(key.tenant_id), sk=_key_sk(key.key_id), version=UNGUARDED
+        )
         try:
-            with TransactWrite(connection=transaction_connection()) as tx:
+            with _Transaction() as tx:
                 tx.update(
                     record,
                     actions=[ApiKeyRecord.revoked_at.set(at)],
@@ -295,13 +358,14 @@ class DynamoApiKeyRepository:
                 )
                 if key.permission is Permission.ALL:
                     tx.update(
-                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK),
+                        TenantRecord(tenant_pk(key.tenant_id), TenantRecord.SK, version=UNGUARDED),
                         actions=[TenantRecord.active_all_keys.add(-1)],
                         condition=TenantRecord.active_all_keys > 1,
                         add_version_condition=False,
+                        label="tenant",
                     )
         except TransactWriteError as exc:
-            if _failed_in_transaction(exc, position=1):
+            if tx.failed(exc, "tenant"):
                 raise ConflictError(
                     "This is the last active key with the 'all' permission; create another "
                     "before revoking it.",
@@ -346,10 +410,19 @@ def _ticket_record(ticket: Ticket) -> TicketRecord:
         contact=ticket.contact,
         site=ticket.site,
         currency=ticket.currency,
+        billing_organization=ticket.billing_organization,
+        work_type=ticket.work_type,
+        resource=ticket.resource,
         source=ticket.source.value,
         original_number=ticket.original_number,
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
+        outsourcing_id=ticket.outsourcing_id,
+        outsourcing_status=_storable(ticket.outsourcing_status),
+        outsourcing_side=_storable(ticket.outsourcing_side),
+        peer_owner_id=ticket.peer_owner_id,
+        peer_ticket_id=ticket.peer_ticket_id,
+        lead_version=ticket.lead_version,
         **_ticket_indexes(ticket),
     )
 
@@ -369,11 +442,22 @@ def ticket_from(record: TicketRecord) -> Ticket:
         contact=record.contact,
         site=record.site,
         currency=record.currency,
+        billing_organization=record.billing_organization,
+        work_type=record.work_type,
+        resource=record.resource,
         source=TicketSource(record.source),
         original_number=record.original_number,
         created_at=record.created_at,
         updated_at=record.updated_at,
         version=int(record.version or 1),
+        outsourcing_id=record.outsourcing_id,
+        outsourcing_status=(
+            OutsourceStatus(record.outsourcing_status) if record.outsourcing_status else None
+        ),
+        outsourcing_side=Side(record.outsourcing_side) if record.outsourcing_side else None,
+        peer_owner_id=record.peer_owner_id,
+        peer_ticket_id=record.peer_ticket_id,
+        lead_version=int(record.lead_version) if record.lead_version is not None else None,
     )
 
 
@@ -386,7 +470,9 @@ class DynamoTicketRepository:
     """Tickets, each in its own partition with its items; listed through the GSIs."""
 
     def next_number(self, tenant_id: str, day: date) -> int:
-        counter = CounterRecord(pk=tenant_pk(tenant_id), sk=f"COUNTER#TICKET#{day:%Y%m%d}")
+        counter = CounterRecord(
+            pk=tenant_pk(tenant_id), sk=f"COUNTER#TICKET#{day:%Y%m%d}", version=UNGUARDED
+        )
         counter.update(
             actions=[
                 CounterRecord.value.add(1),
@@ -422,6 +508,29 @@ class DynamoTicketRepository:
         with _version_guard("ticket"):
             record.update(actions=_set_actions(TicketRecord, stored))
         return dataclasses.replace(updated, version=int(record.version))
+
+    def apply_lead_fields(
+        self, owner_id: str, ticket_id: str, fields: Mapping[str, Any], lead_version: int
+    ) -> bool:
+        record = TicketRecord(ticket_pk(owner_id, ticket_id), TicketRecord.SK, version=UNGUARDED)
+        stored = {k: _storable(v) for k, v in fields.items()}
+        stored["lead_version"] = lead_version
+        actions = _set_actions(TicketRecord, stored)
+        try:
+            record.update(
+                actions=actions,
+                condition=TicketRecord.pk.exists()
+                & (
+                    TicketRecord.lead_version.does_not_exist()
+                    | (TicketRecord.lead_version < lead_version)
+                ),
+                add_version_condition=False,
+            )
+        except UpdateError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
 
     def list(
         self,
@@ -477,8 +586,34 @@ def item_sk(item_id: str) -> str:
     return f"ITEM#{item_id}"
 
 
+def _share_fields(target: SyncTarget | None) -> dict[str, Any]:
+    return {
+        "share_outsourcing_id": target.outsourcing_id if target else None,
+        "share_side": target.side.value if target else None,
+        "share_peer_owner_id": target.peer_owner_id if target else None,
+        "share_peer_ticket_id": target.peer_ticket_id if target else None,
+    }
+
+
+def _share_from(record: ItemRecord) -> SyncTarget | None:
+    if not (
+        record.share_outsourcing_id
+        and record.share_side
+        and record.share_peer_owner_id
+        and record.share_peer_ticket_id
+    ):
+        return None
+    return SyncTarget(
+        outsourcing_id=record.share_outsourcing_id,
+        side=Side(record.share_side),
+        peer_owner_id=record.share_peer_owner_id,
+        peer_ticket_id=record.share_peer_ticket_id,
+    )
+
+
 def _item_common(item: Item) -> dict[str, Any]:
     return {
+        **_share_fields(item.shared_with),
         "pk": ticket_pk(item.tenant_id, item.ticket_id),
         "sk": item_sk(item.item_id),
         "tenant_id": item.tenant_id,
@@ -551,6 +686,7 @@ def item_from(record: ItemRecord) -> Item:
         "updated_at": record.updated_at,
         "deleted": bool(record.deleted),
         "version": int(record.version or 1),
+        "shared_with": _share_from(record),
     }
     if isinstance(record, NoteRecord):
         return Note(**common, text=record.text)
@@ -587,7 +723,9 @@ def item_from(record: ItemRecord) -> Item:
 def _item_storable(changes: Mapping[str, Any]) -> dict[str, Any]:
     stored: dict[str, Any] = {}
     for name, value in changes.items():
-        if isinstance(value, date) and not isinstance(value, datetime):
+        if name == "shared_with":
+            stored.update(_share_fields(value))
+        elif isinstance(value, date) and not isinstance(value, datetime):
             stored[name] = value.isoformat()
         elif isinstance(value, Decimal | bool | int | str | datetime) or value is None:
             stored[name] = value
@@ -633,13 +771,47 @@ class DynamoItemRepository:
     def delete(self, item: Item, at: datetime) -> Item:
         return self.update(item, {"deleted": True, "updated_at": at})
 
-    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
+    def add_once(self, item: Item) -> bool:
+        try:
+            item_record(item).save(condition=ItemRecord.pk.does_not_exist())
+        except PutError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def put_replica(self, replica: Item) -> bool:
+        """Write a replica unless what is stored is as new or newer; True when written."""
+        assert replica.origin_version is not None
+        record = item_record(replica)
+        record.version = replica.origin_version - 1  # stored as the origin's version
+        try:
+            record.save(
+                condition=ItemRecord.pk.does_not_exist()
+                | (ItemRecord.origin_version < replica.origin_version),
+                add_version_condition=False,
+            )
+        except PutError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def list(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        include_deleted: bool = False,
+    ) -> Page[Item]:
         pk = ticket_pk(tenant_id, ticket_id)
         start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "ITEM#"})
         result = Record.query(
             pk,
             Record.sk.startswith("ITEM#"),
-            filter_condition=ItemRecord.deleted == False,  # noqa: E712
+            filter_condition=None if include_deleted else ItemRecord.deleted == False,  # noqa: E712
             limit=limit,
             last_evaluated_key=start,
         )
@@ -694,7 +866,7 @@ class DynamoIdempotencyStore:
         )
 
     def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
-        record = IdempotencyRecord(pk=tenant_pk(tenant_id), sk=_idem_sk(key))
+        record = IdempotencyRecord(pk=tenant_pk(tenant_id), sk=_idem_sk(key), version=UNGUARDED)
         record.update(
             actions=[
                 IdempotencyRecord.response.set(
@@ -816,7 +988,7 @@ class DynamoInvitationRepository:
 
     def accept(self, invitation: Invitation, lead: Partnership, service: Partnership) -> None:
         try:
-            with TransactWrite(connection=transaction_connection()) as tx:
+            with _Transaction() as tx:
                 tx.update(
                     self._record(invitation),
                     actions=[
@@ -829,7 +1001,9 @@ class DynamoInvitationRepository:
                     & (InvitationRecord.token_hash == invitation.token_hash),
                 )
                 tx.update(
-                    PartnerPairRecord(tenant_pk(lead.tenant_id), _pair_sk(service.tenant_id)),
+                    PartnerPairRecord(
+                        tenant_pk(lead.tenant_id), _pair_sk(service.tenant_id), version=UNGUARDED
+                    ),
                     actions=[
                         PartnerPairRecord.tenant_id.set(lead.tenant_id),
                         PartnerPairRecord.type.set(PartnerPairRecord),
@@ -839,11 +1013,12 @@ class DynamoInvitationRepository:
                     condition=PartnerPairRecord.pk.does_not_exist()
                     | (PartnerPairRecord.status == PartnershipStatus.INACTIVE.value),
                     add_version_condition=False,
+                    label="pair",
                 )
                 tx.save(_partnership_record(lead))
                 tx.save(_partnership_record(service))
         except TransactWriteError as exc:
-            if _failed_in_transaction(exc, position=1):
+            if tx.failed(exc, "pair"):
                 raise ConflictError(
                     "These tenants already have an active partnership.", code="already_exists"
                 ) from exc
@@ -967,11 +1142,13 @@ class DynamoPartnershipRepository:
         ]
         active = PartnershipRecord.status == PartnershipStatus.ACTIVE.value
         try:
-            with TransactWrite(connection=transaction_connection()) as tx:
+            with _Transaction() as tx:
                 for owner in (partnership.lead_tenant_id, partnership.service_tenant_id):
                     tx.update(
                         PartnershipRecord(
-                            tenant_pk(owner), _partnership_sk(partnership.partnership_id)
+                            tenant_pk(owner),
+                            _partnership_sk(partnership.partnership_id),
+                            version=UNGUARDED,
                         ),
                         actions=actions_for,
                         condition=active,
@@ -981,6 +1158,7 @@ class DynamoPartnershipRepository:
                     PartnerPairRecord(
                         tenant_pk(partnership.lead_tenant_id),
                         _pair_sk(partnership.service_tenant_id),
+                        version=UNGUARDED,
                     ),
                     actions=[PartnerPairRecord.status.set(PartnershipStatus.INACTIVE.value)],
                     condition=PartnerPairRecord.partnership_id == partnership.partnership_id,
@@ -1001,7 +1179,9 @@ class DynamoPartnershipRepository:
 
     def set_mapping(self, partnership: Partnership, mapping: PartnerMapping) -> Partnership:
         record = PartnershipRecord(
-            tenant_pk(partnership.tenant_id), _partnership_sk(partnership.partnership_id)
+            tenant_pk(partnership.tenant_id),
+            _partnership_sk(partnership.partnership_id),
+            version=UNGUARDED,
         )
         try:
             record.update(
@@ -1014,3 +1194,348 @@ class DynamoPartnershipRepository:
                 raise NotFoundError("No such partnership.") from exc
             raise
         return _partnership_from(record)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outsourcings
+
+
+def _opt_iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _opt_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _opt_dec(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _opt_decimal(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None
+
+
+def _terms_json(terms: Terms) -> dict[str, Any]:
+    return {
+        "complete_by": _opt_iso(terms.complete_by),
+        "accept_by": _opt_iso(terms.accept_by),
+        "instructions": terms.instructions,
+        "pricing_type": terms.pricing_type.value,
+        "pricing_amount": str(terms.pricing_amount),
+        "authorized_hours": _opt_dec(terms.authorized_hours),
+        "authorized_charges": _opt_dec(terms.authorized_charges),
+        "bill_customer_rate": _opt_dec(terms.bill_customer_rate),
+    }
+
+
+def _terms_from(data: dict[str, Any]) -> Terms:
+    return Terms(
+        complete_by=_opt_dt(data.get("complete_by")),
+        accept_by=_opt_dt(data.get("accept_by")),
+        instructions=data.get("instructions") or "",
+        pricing_type=PricingType(data.get("pricing_type", "flat")),
+        pricing_amount=Decimal(data.get("pricing_amount", "0")),
+        authorized_hours=_opt_decimal(data.get("authorized_hours")),
+        authorized_charges=_opt_decimal(data.get("authorized_charges")),
+        bill_customer_rate=_opt_decimal(data.get("bill_customer_rate")),
+    )
+
+
+def _snapshot_json(snapshot: TicketSnapshot) -> dict[str, Any]:
+    return {
+        "number": snapshot.number,
+        "title": snapshot.title,
+        "description": snapshot.description,
+        "priority": snapshot.priority,
+        "complete_by": _opt_iso(snapshot.complete_by),
+        "organization": snapshot.organization,
+        "contact": snapshot.contact,
+        "site": snapshot.site,
+    }
+
+
+def _snapshot_from(data: dict[str, Any]) -> TicketSnapshot:
+    return TicketSnapshot(
+        number=data["number"],
+        title=data["title"],
+        description=data.get("description") or "",
+        priority=data.get("priority") or "medium",
+        complete_by=_opt_dt(data.get("complete_by")),
+        organization=data.get("organization"),
+        contact=data.get("contact"),
+        site=data.get("site"),
+    )
+
+
+def _history_json(history: tuple[HistoryEntry, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "event": h.event,
+            "from": h.from_status.value if h.from_status else None,
+            "to": h.to_status.value,
+            "at": h.at.isoformat(),
+            "by": h.by.value,
+            "actor": h.actor,
+            "reason": h.reason,
+        }
+        for h in history
+    ]
+
+
+def _history_from(data: list[dict[str, Any]]) -> tuple[HistoryEntry, ...]:
+    return tuple(
+        HistoryEntry(
+            event=h["event"],
+            from_status=OutsourceStatus(h["from"]) if h.get("from") else None,
+            to_status=OutsourceStatus(h["to"]),
+            at=datetime.fromisoformat(h["at"]),
+            by=Side(h["by"]),
+            actor=h.get("actor") or "",
+            reason=h.get("reason"),
+        )
+        for h in data
+    )
+
+
+def _outsourcing_sk(outsourcing_id: str) -> str:
+    return f"OUTSOURCING#{outsourcing_id}"
+
+
+def _expiry_day(accept_by: datetime) -> str:
+    return f"EXPIRY#{accept_by.astimezone(UTC):%Y%m%d}"
+
+
+def _outsourcing_indexes(
+    owner_id: str, side: Side, outsourcing_id: str, status: OutsourceStatus, terms: Terms
+) -> dict[str, Any]:
+    base = f"T#{owner_id}#OUTS#{side.value}"
+    expiring = side is Side.LEAD and status is OutsourceStatus.ASSIGNED and terms.accept_by
+    return {
+        "gsi1pk": base,
+        "gsi1sk": outsourcing_id,
+        "gsi2pk": f"{base}#S#{status.value}",
+        "gsi2sk": outsourcing_id,
+        "gsi3pk": _expiry_day(terms.accept_by) if expiring and terms.accept_by else None,
+        "gsi3sk": (
+            f"{terms.accept_by.astimezone(UTC).isoformat()}#{owner_id}#{outsourcing_id}"
+            if expiring and terms.accept_by
+            else None
+        ),
+    }
+
+
+def _outsourcing_record(copy: Outsourcing) -> OutsourcingRecord:
+    return OutsourcingRecord(
+        pk=tenant_pk(copy.owner_id),
+        sk=_outsourcing_sk(copy.outsourcing_id),
+        tenant_id=copy.owner_id,
+        outsourcing_id=copy.outsourcing_id,
+        side=copy.side.value,
+        lane=copy.lane.value,
+        status=copy.status.value,
+        lead_tenant_id=copy.lead_tenant_id,
+        lead_ticket_id=copy.lead_ticket_id,
+        receiver_id=copy.receiver_id,
+        partnership_id=copy.partnership_id,
+        insourced_ticket_id=copy.insourced_ticket_id,
+        terms=_terms_json(copy.terms),
+        currency=copy.currency,
+        ticket=_snapshot_json(copy.ticket),
+        lead_name=copy.lead_name,
+        receiver_name=copy.receiver_name,
+        history=_history_json(copy.history),
+        created_at=copy.created_at,
+        updated_at=copy.updated_at,
+        **_outsourcing_indexes(
+            copy.owner_id, copy.side, copy.outsourcing_id, copy.status, copy.terms
+        ),
+    )
+
+
+def outsourcing_from(record: OutsourcingRecord) -> Outsourcing:
+    """The domain copy for a record (also used on stream images)."""
+    return Outsourcing(
+        owner_id=record.tenant_id,
+        side=Side(record.side),
+        outsourcing_id=record.outsourcing_id,
+        lane=Lane(record.lane),
+        status=OutsourceStatus(record.status),
+        lead_tenant_id=record.lead_tenant_id,
+        lead_ticket_id=record.lead_ticket_id,
+        receiver_id=record.receiver_id,
+        partnership_id=record.partnership_id,
+        terms=_terms_from(record.terms or {}),
+        currency=record.currency,
+        ticket=_snapshot_from(record.ticket or {}),
+        lead_name=record.lead_name,
+        receiver_name=record.receiver_name,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        insourced_ticket_id=record.insourced_ticket_id,
+        history=_history_from(record.history or []),
+        version=int(record.version or 1),
+    )
+
+
+def _ticket_actions(ticket: Ticket, changes: Mapping[str, Any]) -> list[Action]:
+    updated = dataclasses.replace(ticket, **changes)
+    stored = {k: _storable(v) for k, v in changes.items()}
+    stored.update(
+        {k: v for k, v in _ticket_indexes(updated).items() if k not in ("gsi1pk", "gsi1sk")}
+    )
+    return _set_actions(TicketRecord, stored)
+
+
+class DynamoOutsourcingRepository:
+    """Both copies of an outsourcing, and the tickets it links, change in single transactions."""
+
+    def create(self, lead: Outsourcing, receiver: Outsourcing, ticket: Ticket) -> None:
+        changes = {
+            "outsourcing_id": lead.outsourcing_id,
+            "outsourcing_status": lead.status,
+            "outsourcing_side": Side.LEAD,
+            "peer_owner_id": receiver.owner_id,
+            "peer_ticket_id": None,
+            "updated_at": lead.created_at,
+        }
+        free = (
+            TicketRecord.outsourcing_status.does_not_exist()
+            | TicketRecord.outsourcing_status.is_in(*(s.value for s in ENDED))
+        )
+        try:
+            with _Transaction() as tx:
+                tx.update(
+                    TicketRecord(
+                        ticket_pk(ticket.tenant_id, ticket.ticket_id),
+                        TicketRecord.SK,
+                        version=ticket.version,
+                    ),
+                    actions=_ticket_actions(ticket, changes),
+                    condition=TicketRecord.pk.exists() & free,
+                    add_version_condition=False,
+                    label="ticket",
+                )
+                tx.save(_outsourcing_record(lead))
+                tx.save(_outsourcing_record(receiver))
+        except TransactWriteError as exc:
+            if tx.failed(exc, "ticket"):
+                raise ConflictError(
+                    "This ticket already has an open outsourcing; it can be outsourced again "
+                    "once that one ends.",
+                    code="already_outsourced",
+                ) from exc
+            raise
+
+    def get(self, owner_id: str, outsourcing_id: str) -> Outsourcing:
+        try:
+            record = OutsourcingRecord.get(
+                tenant_pk(owner_id), _outsourcing_sk(outsourcing_id), consistent_read=True
+            )
+        except DoesNotExist as exc:
+            raise NotFoundError("No such outsourcing.") from exc
+        return outsourcing_from(record)
+
+    def list(
+        self,
+        owner_id: str,
+        side: Side,
+        status: OutsourceStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Outsourcing]:
+        base = f"T#{owner_id}#OUTS#{side.value}"
+        index: Any
+        if status is None:
+            index, hash_attr, hash_value = OutsourcingRecord.gsi1, "gsi1pk", base
+        else:
+            index, hash_attr, hash_value = OutsourcingRecord.gsi2, "gsi2pk", f"{base}#S#{status}"
+        start = cursors.decode(
+            cursor,
+            expected={hash_attr: hash_value, "pk": tenant_pk(owner_id)},
+            prefixes={"sk": "OUTSOURCING#"},
+        )
+        result = index.query(
+            hash_value, scan_index_forward=False, limit=limit, last_evaluated_key=start
+        )
+        records = list(result)
+        return Page(
+            items=[outsourcing_from(r) for r in records if isinstance(r, OutsourcingRecord)],
+            next_cursor=cursors.encode(result.last_evaluated_key),
+        )
+
+    def apply(self, plan: TransitionPlan) -> None:
+        """Move both copies from ``plan.expected`` to ``plan.new_status`` with the ticket
+        changes, atomically. A lost race is ``ConflictError(invalid_transition)``."""
+        try:
+            with _Transaction() as tx:
+                for copy in plan.copies:
+                    history = (*copy.history, plan.entry)
+                    stored: dict[str, Any] = {
+                        "status": plan.new_status.value,
+                        "updated_at": plan.entry.at,
+                        "history": _history_json(history),
+                        **_outsourcing_indexes(
+                            copy.owner_id,
+                            copy.side,
+                            copy.outsourcing_id,
+                            plan.new_status,
+                            copy.terms,
+                        ),
+                    }
+                    del stored["gsi1pk"], stored["gsi1sk"]
+                    stored.update(plan.copy_changes)
+                    tx.update(
+                        OutsourcingRecord(
+                            tenant_pk(copy.owner_id),
+                            _outsourcing_sk(copy.outsourcing_id),
+                            version=copy.version,
+                        ),
+                        actions=_set_actions(OutsourcingRecord, stored),
+                        condition=OutsourcingRecord.status == plan.expected.value,
+                        add_version_condition=False,
+                        label="copy",
+                    )
+                for change in plan.ticket_changes:
+                    condition = TicketRecord.pk.exists() & (
+                        TicketRecord.outsourcing_id == plan.outsourcing_id
+                    )
+                    tx.update(
+                        TicketRecord(
+                            ticket_pk(change.ticket.tenant_id, change.ticket.ticket_id),
+                            TicketRecord.SK,
+                            version=change.ticket.version,
+                        ),
+                        actions=_ticket_actions(change.ticket, change.changes),
+                        condition=condition,
+                        add_version_condition=change.guard_version,
+                        label="ticket",
+                    )
+                for ticket in plan.new_tickets:
+                    tx.save(_ticket_record(ticket))
+        except TransactWriteError as exc:
+            if tx.failed(exc, "copy"):
+                raise ConflictError(
+                    "The outsourcing changed meanwhile; read it again.",
+                    code="invalid_transition",
+                ) from exc
+            if _condition_failed(exc):
+                raise ConflictError(
+                    "The ticket was changed by someone else; try again.", code="version_conflict"
+                ) from exc
+            raise
+
+    def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
+        """Lead copies still assigned whose accept-by deadline has passed (system job)."""
+        found: list[Outsourcing] = []
+        for offset in range(days_back, -1, -1):
+            day = now - timedelta(days=offset)
+            for record in OutsourcingRecord.gsi3.query(
+                _expiry_day(day),
+                OutsourcingRecord.gsi3sk <= f"{now.astimezone(UTC).isoformat()}#~",
+            ):
+                if isinstance(record, OutsourcingRecord):
+                    copy = outsourcing_from(record)
+                    if copy.status is OutsourceStatus.ASSIGNED:
+                        found.append(copy)
+        return found

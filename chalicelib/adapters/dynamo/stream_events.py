@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import ItemRecord, Record, TicketRecord
-from chalicelib.adapters.dynamo.repositories import item_from, ticket_from
-from chalicelib.domain.events import DomainEvent, ItemChanged, TicketChanged
+from chalicelib.adapters.dynamo.models import (
+    ItemRecord,
+    OutsourcingRecord,
+    Record,
+    TicketRecord,
+)
+from chalicelib.adapters.dynamo.repositories import item_from, outsourcing_from, ticket_from
+from chalicelib.domain.events import DomainEvent, ItemChanged, OutsourcingChanged, TicketChanged
 
 ITEM_TYPES = frozenset({"note", "time_entry", "charge", "attachment"})
 
@@ -34,6 +39,12 @@ def decode(raw: dict[str, Any]) -> DomainEvent | None:
         return ItemChanged(
             before=item_from(before) if isinstance(before, ItemRecord) else None,
             after=item_from(after) if isinstance(after, ItemRecord) else None,
+        )
+    if kind == "outsourcing":
+        before, after = _load(old_image), _load(new_image)
+        return OutsourcingChanged(
+            before=outsourcing_from(before) if isinstance(before, OutsourcingRecord) else None,
+            after=outsourcing_from(after) if isinstance(after, OutsourcingRecord) else None,
         )
     if kind == "ticket":
         before, after = _load(old_image), _load(new_image)

@@ -1,0 +1,172 @@
+"""Synchronisation reactions, run by the stream handler.
+
+* an item change made while the outsourcing was in progress → the replica on the other side
+  (one conditional write; replays and old changes write nothing);
+* the work (re)starts (accepted, or a completion rejected) → both tickets' items are caught up;
+* the work completes → the receiver's time becomes one non-billable cost charge for the lead;
+* the lead edits title, description, priority or complete-by → the insourced copy follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
+from chalicelib.domain.items import Attachment, Item, Origin, TimeEntry
+from chalicelib.domain.outsourcing import OutsourceStatus, Side, SyncTarget, syncs
+from chalicelib.domain.sync import cost_charge, replica_of
+from chalicelib.domain.tickets import SYNCED_FIELDS
+from chalicelib.observability import count, logger
+from chalicelib.ports import FileStore, ItemRepository, TicketRepository
+
+_PAGE = 100
+
+
+def _visible(item: Item | None) -> bool:
+    return item is not None and not item.deleted and not item.internal
+
+
+def replicate(items: ItemRepository, files: FileStore, item: Item, target: SyncTarget) -> bool:
+    """Write the other side's copy of ``item``; attachments get their own copy of the file."""
+    replica = replica_of(item, target)
+    if isinstance(item, Attachment) and isinstance(replica, Attachment) and not replica.deleted:
+        try:
+            files.copy(item.object_key, replica.object_key)
+        except FileNotFoundError:
+            # Not uploaded yet: the copy is made when the replica is first downloaded.
+            logger.info("attachment file not uploaded yet", extra={"item_id": item.item_id})
+    written = items.put_replica(replica)
+    if written:
+        count("ItemSynced")
+    return written
+
+
+def on_item_changed(items: ItemRepository, files: FileStore, event: ItemChanged) -> None:
+    """Replicate a local item's change that was made while its outsourcing was in progress."""
+    item = event.after
+    if item is None or item.origin is not Origin.LOCAL or item.shared_with is None:
+        return  # replicas never echo back; unshared changes stay here
+    if not (_visible(item) or _visible(event.before)):
+        return  # internal or deleted before and after: nothing the other side may see changed
+    replicate(items, files, item, item.shared_with)
+
+
+def all_items(items: ItemRepository, tenant_id: str, ticket_id: str) -> Iterator[Item]:
+    """Every item of a ticket, tombstones included, following the pages."""
+    cursor: str | None = None
+    while True:
+        page = items.list(tenant_id, ticket_id, _PAGE, cursor, include_deleted=True)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def catch_up(
+    tickets: TicketRepository,
+    items: ItemRepository,
+    files: FileStore,
+    outsourcing_id: str,
+    lead_tenant_id: str,
+    lead_ticket_id: str,
+) -> int:
+    """Bring both tickets' shareable items (and the lead's ticket fields) to the other side.
+
+    Runs when work starts or resumes; every write is conditional on the origin version, so it is
+    idempotent and never overwrites a newer replica.
+    """
+    lead_ticket = tickets.get(lead_tenant_id, lead_ticket_id)
+    if lead_ticket.outsourcing_id != outsourcing_id or lead_ticket.peer_ticket_id is None:
+        return 0
+    if lead_ticket.peer_owner_id is None:
+        return 0
+    sides = (
+        (
+            lead_tenant_id,
+            lead_ticket_id,
+            Side.LEAD,
+            lead_ticket.peer_owner_id,
+            lead_ticket.peer_ticket_id,
+        ),
+        (
+            lead_ticket.peer_owner_id,
+            lead_ticket.peer_ticket_id,
+            Side.RECEIVER,
+            lead_tenant_id,
+            lead_ticket_id,
+        ),
+    )
+    written = 0
+    for owner, ticket_id, side, peer_owner, peer_ticket in sides:
+        target = SyncTarget(
+            outsourcing_id=outsourcing_id,
+            side=side,
+            peer_owner_id=peer_owner,
+            peer_ticket_id=peer_ticket,
+        )
+        for item in all_items(items, owner, ticket_id):
+            if item.origin is Origin.LOCAL and (_visible(item) or item.deleted or item.internal):
+                written += int(replicate(items, files, item, target))
+    fields = {name: getattr(lead_ticket, name) for name in SYNCED_FIELDS}
+    tickets.apply_lead_fields(
+        lead_ticket.peer_owner_id, lead_ticket.peer_ticket_id, fields, lead_ticket.version
+    )
+    logger.info(
+        "outsourcing caught up", extra={"outsourcing_id": outsourcing_id, "written": written}
+    )
+    return written
+
+
+def record_cost(items: ItemRepository, event: OutsourcingChanged, now: datetime) -> bool:
+    """At completion, the receiver's time as one non-billable charge on the lead ticket."""
+    outsourcing = event.after
+    if outsourcing is None or outsourcing.insourced_ticket_id is None:
+        return False
+    receiver_time = [
+        item
+        for item in all_items(items, outsourcing.receiver_id, outsourcing.insourced_ticket_id)
+        if isinstance(item, TimeEntry) and item.origin is Origin.LOCAL and _visible(item)
+    ]
+    return items.add_once(cost_charge(outsourcing, receiver_time, now))
+
+
+def on_outsourcing_changed(
+    tickets: TicketRepository,
+    items: ItemRepository,
+    files: FileStore,
+    event: OutsourcingChanged,
+    now: datetime,
+) -> None:
+    """Start-up and wind-down work of a transition (reacting to the lead's copy only)."""
+    after = event.after
+    if after is None or after.side is not Side.LEAD:
+        return
+    before_status = event.before.status if event.before else None
+    if after.status is before_status:
+        return
+    if syncs(after.status):
+        catch_up(
+            tickets, items, files, after.outsourcing_id, after.lead_tenant_id, after.lead_ticket_id
+        )
+    elif after.status is OutsourceStatus.COMPLETE:
+        record_cost(items, event, now)
+
+
+def on_ticket_changed(tickets: TicketRepository, event: TicketChanged) -> None:
+    """Lead edits to title, description, priority and complete-by reach the insourced copy."""
+    before, after = event.before, event.after
+    if after is None or after.outsourcing_side is not Side.LEAD:
+        return
+    target = after.sync_target()
+    if target is None:
+        return
+    if before is not None and all(
+        getattr(before, name) == getattr(after, name) for name in SYNCED_FIELDS
+    ):
+        return
+    fields = {name: getattr(after, name) for name in SYNCED_FIELDS}
+    if tickets.apply_lead_fields(
+        target.peer_owner_id, target.peer_ticket_id, fields, after.version
+    ):
+        count("TicketFieldsSynced")
