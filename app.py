@@ -13,6 +13,7 @@ from chalicelib.api import (
     tickets,
 )
 from chalicelib.api.routing import http_middleware
+from chalicelib.jobs import jobs
 from chalicelib.streams.handler import streams
 
 app = Chalice(app_name="outsourcing")
@@ -30,3 +31,4 @@ for module in (
 ):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)
+app.register_blueprint(jobs)

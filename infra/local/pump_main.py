@@ -146,6 +146,31 @@ def report(
             last = stats
 
 
+def run_jobs(stop: threading.Event, every: float) -> None:
+    """What EventBridge schedules do in AWS: call each scheduled handler now and then."""
+    from chalicelib.jobs import expire_outsourcings
+
+    while not stop.wait(every):
+        event = {
+            "version": "0",
+            "id": "local-schedule",
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "000000000000",
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+        try:
+            result = expire_outsourcings(event, None)
+        except Exception as exc:  # a failing job must not stop the pump
+            print(f"jobs: expire_outsourcings failed: {exc!r}", flush=True)
+            continue
+        if result.get("expired"):
+            print(f"jobs: expired {result['expired']} outsourcing(s)", flush=True)
+
+
 def main() -> int:
     stream_arn = os.environ.get("STREAM_ARN")
     if not stream_arn:
@@ -191,15 +216,22 @@ def main() -> int:
     reporter = threading.Thread(
         target=report, args=(pump, log, started_at, stats_path, stop), name="report"
     )
+    jobs = threading.Thread(
+        target=run_jobs,
+        args=(stop, float(os.environ.get("JOB_INTERVAL_SECONDS", "30"))),
+        name="jobs",
+    )
     started = time.monotonic()
     worker.start()
     reporter.start()
+    jobs.start()
     while not signalled and worker.is_alive():
         time.sleep(0.1)
     # The batch in hand is finished and checkpointed before the pump thread returns.
     stop.set()
     worker.join()
     reporter.join()
+    jobs.join()
     final = snapshot(pump, log, started_at, "stopped")
     write_stats(stats_path, final)
     print(stats_line(final) + f" uptime={time.monotonic() - started:.1f}s", flush=True)

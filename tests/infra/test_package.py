@@ -33,7 +33,8 @@ MERGE_TEMPLATE = ROOT / "infra" / "aws" / "resources.json"
 API_FUNCTION = "APIHandler"
 STREAM_FUNCTION = "TableStream"
 STREAM_EVENT = "TableStreamDynamodbEventSource"
-FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION)
+JOB_FUNCTION = "ExpireOutsourcings"
+FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION, JOB_FUNCTION)
 
 TABLE_ARN = {"Fn::GetAtt": ["MainTable", "Arn"]}
 INDEX_ARNS = {"Fn::Sub": "${MainTable.Arn}/index/*"}
@@ -207,6 +208,9 @@ def test_package_holds_the_code_and_both_functions(package: Package) -> None:
     assert package.properties(API_FUNCTION)["Handler"] == "app.app"
     stream_handler = package.properties(STREAM_FUNCTION)["Handler"]
     assert stream_handler == "chalicelib.streams.handler.on_table_change"
+    job = package.properties(JOB_FUNCTION)
+    assert job["Handler"] == "chalicelib.jobs.expire_outsourcings"
+    assert [e["Type"] for e in job["Events"].values()] == ["Schedule"]
 
 
 # --- stream -----------------------------------------------------------------------------------
@@ -405,3 +409,19 @@ def test_mail_only_from_the_service_address(package: Package, function: str) -> 
         if "ses:SendEmail" in _as_list(statement["Action"]):
             condition = statement["Condition"]["StringEquals"]
             assert condition == {"ses:FromAddress": {"Ref": "MailFrom"}}
+
+
+def test_expiry_job_permissions(package: Package) -> None:
+    statements = _role_statements(package, package.role_of(JOB_FUNCTION))
+    for action in ("GetItem", "UpdateItem", "ConditionCheckItem"):
+        assert _allows(statements, f"dynamodb:{action}", TABLE_ARN), action
+    assert _allows(statements, "dynamodb:Query", INDEX_ARNS)
+    granted = _granted_actions(statements)
+    # No stream, no files, no credentials: it only moves outsourcings to 'expired'.
+    assert not granted & {
+        "dynamodb:GetRecords",
+        "sqs:SendMessage",
+        "s3:GetObject",
+        "ssm:GetParameter",
+        "cognito-idp:AdminGetUser",
+    }

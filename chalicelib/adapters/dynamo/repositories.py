@@ -106,6 +106,7 @@ def _condition_failed(exc: Exception) -> bool:
         return True
     return isinstance(exc, TransactWriteError) and _failed_in_transaction(exc)
 
+
 class _Transaction:
     """``TransactWrite`` that knows which operation is which.
 
@@ -157,7 +158,6 @@ class _Transaction:
             for index, reason in enumerate(reasons)
             if index < len(order)
         )
-
 
 
 @contextmanager
