@@ -2,7 +2,8 @@
 
 Budgets (ARCHITECTURE.md): importing ``app`` costs at most 1.5x ``import boto3`` plus creating one
 DynamoDB client; any list endpoint is one Query per page whatever the table holds; no Scan on any
-request path.
+request path; one synchronized note costs at most 2 DynamoDB writes and 3 reads end to end; the
+local sync lag stays under 1 s at the 99th percentile at 20 notes/s.
 """
 
 from __future__ import annotations
@@ -148,7 +149,10 @@ def list_budgets() -> list[tuple[str, str, str, str]]:
 
 
 def main() -> None:
-    rows = [*cold_start(), *list_budgets()]
+    from tests.bench.sync_budget import note_budget
+    from tests.bench.sync_lag import note_lag
+
+    rows = [*cold_start(), *list_budgets(), *note_budget(), *note_lag()]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("measure", "figure", "detail", "budget")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
