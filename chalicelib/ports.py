@@ -197,6 +197,9 @@ class OutsourcingRepository(Protocol):
     def apply(self, plan: TransitionPlan) -> None:
         """Carry out a transition atomically; a lost race is ``ConflictError``."""
 
+    def counts(self, owner_id: str, side: Side) -> dict[OutsourceStatus, int]:
+        """How many of the owner's outsourcings on that side are in each status (one read)."""
+
     def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
         """Assigned lead copies whose accept-by deadline has passed."""
 

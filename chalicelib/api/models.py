@@ -711,3 +711,14 @@ class OutsourcingQuery(PageQuery):
         ]
         | None
     ) = None
+
+
+class OutsourcingSummary(ResponseModel):
+    side: str
+    counts: dict[str, int]
+    open: int
+    total: int
+
+
+class SummaryQuery(QueryModel):
+    side: Literal["lead", "receiver"] = "lead"

@@ -9,8 +9,10 @@ from chalicelib.api.models import (
     OutsourcingList,
     OutsourcingOut,
     OutsourcingQuery,
+    OutsourcingSummary,
     PricingOut,
     ReasonBody,
+    SummaryQuery,
     TermsOut,
     TicketSnapshotOut,
 )
@@ -19,6 +21,7 @@ from chalicelib.domain.clock import iso
 from chalicelib.domain.errors import RuleViolationError, ValidationError
 from chalicelib.domain.money import canonical
 from chalicelib.domain.outsourcing import (
+    OPEN,
     Event,
     OutsourceStatus,
     Outsourcing,
@@ -170,6 +173,26 @@ def list_outsourcings(call: Call) -> OutsourcingList:
     )
     return OutsourcingList(
         items=[outsourcing_out(o) for o in page.items], next_cursor=page.next_cursor
+    )
+
+
+@api.route(
+    "GET",
+    "/v1/outsourcings/summary",
+    summary="Dashboard counts per status for outsourced (lead) or received (receiver) work",
+    query=SummaryQuery,
+    response=OutsourcingSummary,
+)
+def summary(call: Call) -> OutsourcingSummary:
+    query: SummaryQuery = call.query
+    counts = service.status_counts(
+        call.container.outsourcing_ports, call.tenant_id, Side(query.side)
+    )
+    return OutsourcingSummary(
+        side=query.side,
+        counts={status.value: n for status, n in counts.items()},
+        open=sum(n for status, n in counts.items() if status in OPEN),
+        total=sum(counts.values()),
     )
 
 

@@ -168,6 +168,11 @@ def list_outsourcings(
     return ports.outsourcings.list(owner_id, side, status, limit, cursor)
 
 
+def status_counts(ports: OutsourcingPorts, owner_id: str, side: Side) -> dict[OutsourceStatus, int]:
+    """Dashboard figures: the owner's outsourcings on one side, per status."""
+    return ports.outsourcings.counts(owner_id, side)
+
+
 def _other_copy(ports: OutsourcingPorts, copy: Outsourcing) -> Outsourcing:
     other_owner = copy.receiver_id if copy.side is Side.LEAD else copy.lead_tenant_id
     return ports.outsourcings.get(other_owner, copy.outsourcing_id)

@@ -32,7 +32,11 @@ def test_outsource_accept_and_notes_travel_both_ways(harness: Harness) -> None:
         f"/v1/tickets/{lead_ticket}/notes", lead.key, {"text": "Pays late", "internal": True}
     )
     outsourcing = harness.outsource(
-        lead, lead_ticket, partnership, instructions="Replace it", pricing={"type": "hourly", "amount": "80"}
+        lead,
+        lead_ticket,
+        partnership,
+        instructions="Replace it",
+        pricing={"type": "hourly", "amount": "80"},
     )
     assert outsourcing["status"] == "assigned"
     oid = outsourcing["outsourcing_id"]
@@ -80,7 +84,17 @@ def test_outsource_accept_and_notes_travel_both_ways(harness: Harness) -> None:
     assert charges[0]["quantity"] == "2.5"
     assert charges[0]["unit_cost"] == "80.00"
     assert charges[0]["billable"] is False
+    lead_summary = harness.get("/v1/outsourcings/summary?side=lead", lead.key).json
+    assert lead_summary["counts"]["complete"] == 1
+    assert lead_summary["open"] == 0
+    assert lead_summary["total"] == 1
+    received = harness.get("/v1/outsourcings/summary?side=receiver", partner.key).json
+    assert received["counts"]["complete"] == 1
+    assert harness.get("/v1/outsourcings/summary?side=receiver", lead.key).json["total"] == 0
     history = harness.get(f"/v1/outsourcings/{oid}", lead.key).json["history"]
     assert [h["to_status"] for h in history] == [
-        "assigned", "in_progress", "waiting_approval", "complete"
+        "assigned",
+        "in_progress",
+        "waiting_approval",
+        "complete",
     ]

@@ -11,6 +11,7 @@ invitation         ``T#<lead>``                    ``INVITATION#<invitation id>`
 partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership id>``
 partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
 outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing id>``
+status counts      ``T#<owner>``                   ``OUTCOUNT#<side>``
 counter            ``T#<tenant>``                  ``COUNTER#<name>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
@@ -215,6 +216,20 @@ class OutsourcingRecord(Record, discriminator="outsourcing"):
     history = JSONAttribute(default=list)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+
+
+class StatusCountRecord(Record, discriminator="status_counts"):
+    """How many of an owner's outsourcing copies (on one side) are in each status."""
+
+    assigned = NumberAttribute(default=0)
+    in_progress = NumberAttribute(default=0)
+    waiting_approval = NumberAttribute(default=0)
+    complete = NumberAttribute(default=0)
+    declined = NumberAttribute(default=0)
+    canceled = NumberAttribute(default=0)
+    expired = NumberAttribute(default=0)
+    recalled = NumberAttribute(default=0)
+    forwarded = NumberAttribute(default=0)
 
 
 class TicketRecord(Record, discriminator="ticket"):

@@ -40,6 +40,7 @@ from chalicelib.adapters.dynamo.models import (
     PartnerPairRecord,
     PartnershipRecord,
     Record,
+    StatusCountRecord,
     TenantRecord,
     TicketRecord,
     TimeEntryRecord,
@@ -1387,6 +1388,33 @@ def _ticket_actions(ticket: Ticket, changes: Mapping[str, Any]) -> list[Action]:
     return _set_actions(TicketRecord, stored)
 
 
+def _count_sk(side: Side) -> str:
+    return f"OUTCOUNT#{side.value}"
+
+
+def _count_update(
+    tx: _Transaction,
+    copy: Outsourcing,
+    new: OutsourceStatus,
+    old: OutsourceStatus | None,
+) -> None:
+    """Move one copy from ``old`` to ``new`` in its owner's status counts (same transaction)."""
+    attributes = StatusCountRecord.get_attributes()
+    actions: list[Action] = [
+        StatusCountRecord.type.set(StatusCountRecord),
+        StatusCountRecord.tenant_id.set(copy.owner_id),
+        attributes[new.value].add(1),
+    ]
+    if old is not None:
+        actions.append(attributes[old.value].add(-1))
+    tx.update(
+        StatusCountRecord(tenant_pk(copy.owner_id), _count_sk(copy.side), version=UNGUARDED),
+        actions=actions,
+        add_version_condition=False,
+        label="count",
+    )
+
+
 class DynamoOutsourcingRepository:
     """Both copies of an outsourcing, and the tickets it links, change in single transactions."""
 
@@ -1418,6 +1446,8 @@ class DynamoOutsourcingRepository:
                 )
                 tx.save(_outsourcing_record(lead))
                 tx.save(_outsourcing_record(receiver))
+                _count_update(tx, lead, lead.status, None)
+                _count_update(tx, receiver, receiver.status, None)
         except TransactWriteError as exc:
             if tx.failed(exc, "ticket"):
                 raise ConflictError(
@@ -1496,6 +1526,7 @@ class DynamoOutsourcingRepository:
                         add_version_condition=False,
                         label="copy",
                     )
+                    _count_update(tx, copy, plan.new_status, plan.expected)
                 for change in plan.ticket_changes:
                     condition = TicketRecord.pk.exists() & (
                         TicketRecord.outsourcing_id == plan.outsourcing_id
@@ -1524,6 +1555,13 @@ class DynamoOutsourcingRepository:
                     "The ticket was changed by someone else; try again.", code="version_conflict"
                 ) from exc
             raise
+
+    def counts(self, owner_id: str, side: Side) -> dict[OutsourceStatus, int]:
+        try:
+            record = StatusCountRecord.get(tenant_pk(owner_id), _count_sk(side))
+        except DoesNotExist:
+            return {status: 0 for status in OutsourceStatus}
+        return {status: int(getattr(record, status.value) or 0) for status in OutsourceStatus}
 
     def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
         """Lead copies still assigned whose accept-by deadline has passed (system job)."""
