@@ -33,7 +33,10 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     models.MappingBody: {"queue": "Partners"},
     models.OutsourceRequest: {
         "partnership_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ",
-        "terms": {"instructions": "Replace the switch", "pricing": {"type": "flat", "amount": "90"}},
+        "terms": {
+            "instructions": "Replace the switch",
+            "pricing": {"type": "flat", "amount": "90"},
+        },
     },
     models.ReasonBody: {"reason": "Not this week"},
 }
