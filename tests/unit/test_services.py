@@ -291,7 +291,14 @@ def test_replica_items_cannot_be_edited_or_deleted() -> None:
         updated_at=NOW,
     )
     item_repo.add(replica)
-    args = (item_repo, replica.tenant_id, replica.ticket_id, replica.item_id, ItemKind.NOTE)
+    args = (
+        FakeTicketRepository(),
+        item_repo,
+        replica.tenant_id,
+        replica.ticket_id,
+        replica.item_id,
+        ItemKind.NOTE,
+    )
     with pytest.raises(ConflictError):
         items.update_item(*args, {"text": "mine"}, NOW)
     with pytest.raises(ConflictError):
