@@ -12,12 +12,24 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.items import Note
-from chalicelib.domain.tenants import Permission, Tenant
+from chalicelib.domain.outsourcing import OutsourceStatus
+from chalicelib.domain.partners import (
+    DEFAULT_STATUS_MAP,
+    Invitation,
+    InvitationStatus,
+    PartnerMapping,
+    PartnerRole,
+    Partnership,
+    PartnershipStatus,
+)
+from chalicelib.domain.tenants import AgreementAcceptance, OutsourcingSettings, Permission, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
 from chalicelib.ports import (
     ApiKeyRepository,
     IdempotencyStore,
+    InvitationRepository,
     ItemRepository,
+    PartnershipRepository,
     StoredResponse,
     TenantRepository,
     TicketRepository,
@@ -32,6 +44,8 @@ class Repos:
     tickets: TicketRepository
     items: ItemRepository
     idempotency: IdempotencyStore
+    invitations: InvitationRepository
+    partnerships: PartnershipRepository
 
 
 def _tenant() -> Tenant:
@@ -70,6 +84,60 @@ def _note(tenant_id: str, ticket_id: str, text: str = "n") -> Note:
         created_at=now,
         updated_at=now,
     )
+
+
+def _invitation(lead_tenant_id: str, **fields: object) -> Invitation:
+    now = utcnow().replace(microsecond=0)
+    base = {
+        "lead_tenant_id": lead_tenant_id,
+        "invitation_id": new_id(),
+        "email": "partner@example.com",
+        "company_name": "Partner IT",
+        "token_hash": "a" * 64,
+        "status": InvitationStatus.PENDING,
+        "expires_at": now + timedelta(days=14),
+        "created_at": now,
+        "created_by": "admin",
+    }
+    return Invitation(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def _sides(invitation: Invitation, service_tenant_id: str) -> tuple[Partnership, Partnership]:
+    """Both sides of the partnership that accepting ``invitation`` creates."""
+    lead_tenant_id = invitation.lead_tenant_id
+    common = {
+        "partnership_id": new_id(),
+        "status": PartnershipStatus.ACTIVE,
+        "created_at": utcnow().replace(microsecond=0),
+        "lead_tenant_id": lead_tenant_id,
+        "service_tenant_id": service_tenant_id,
+        "invitation_id": invitation.invitation_id,
+    }
+    lead = Partnership(
+        tenant_id=lead_tenant_id,
+        role=PartnerRole.SERVICE,
+        partner_tenant_id=service_tenant_id,
+        partner_name="Service IT",
+        **common,  # type: ignore[arg-type]
+    )
+    service = Partnership(
+        tenant_id=service_tenant_id,
+        role=PartnerRole.LEAD,
+        partner_tenant_id=lead_tenant_id,
+        partner_name="Lead IT",
+        mapping=PartnerMapping(),
+        **common,  # type: ignore[arg-type]
+    )
+    return lead, service
+
+
+def _partner(repos: Repos, lead_tenant_id: str, service_tenant_id: str) -> Partnership:
+    """A new active partnership through an accepted invitation; returns the lead's side."""
+    invitation = _invitation(lead_tenant_id)
+    repos.invitations.add(invitation)
+    lead, service = _sides(invitation, service_tenant_id)
+    repos.invitations.accept(invitation, lead, service)
+    return lead
 
 
 class RepositoryContract:
@@ -195,3 +263,271 @@ class RepositoryContract:
         assert repos.idempotency.begin(new_id(), "k", "f1") is None
         repos.idempotency.abandon(tenant_id, "k")
         assert repos.idempotency.begin(tenant_id, "k", "f3") is None
+
+    def test_tenant_update_applies_changes_and_is_guarded_by_version(self, repos: Repos) -> None:
+        # Given a stored tenant
+        tenant = _tenant()
+        key = mint_key(tenant.tenant_id, name="k", permission=Permission.ALL, now=utcnow()).key
+        repos.tenants.create_with_key(tenant, key)
+        accepted = AgreementAcceptance(
+            by="Jane Admin", at=utcnow().replace(microsecond=0), version="2026-11-01"
+        )
+        settings = OutsourcingSettings(
+            invitation_subject="Join {{ inviter }}",
+            invitation_template="Token: {{ token }}",
+            invitation_expiry_days=3,
+        )
+        # When the switch, the agreement and the settings change
+        updated = repos.tenants.update(
+            tenant, {"outsourcing_enabled": True, "agreement": accepted, "settings": settings}
+        )
+        # Then they are stored, and the version moved on
+        stored = repos.tenants.get(tenant.tenant_id)
+        for seen in (updated, stored):
+            assert seen.outsourcing_enabled is True
+            assert seen.agreement == accepted
+            assert seen.settings == settings
+            assert seen.name == "Acme"
+            assert seen.version == tenant.version + 1
+        # And a change based on the old version is refused and leaves the tenant alone
+        with pytest.raises(ConflictError) as stale:
+            repos.tenants.update(tenant, {"outsourcing_enabled": False})
+        assert stale.value.code == "version_conflict"
+        assert repos.tenants.get(tenant.tenant_id).outsourcing_enabled is True
+
+    def test_invitation_round_trip_is_per_lead(self, repos: Repos) -> None:
+        lead_id = new_id()
+        invitation = _invitation(lead_id, target_tenant_id=new_id())
+        repos.invitations.add(invitation)
+        stored = repos.invitations.get(lead_id, invitation.invitation_id)
+        assert dataclasses.replace(stored, version=1) == invitation
+        with pytest.raises(NotFoundError):
+            repos.invitations.get(new_id(), invitation.invitation_id)
+        with pytest.raises(NotFoundError):
+            repos.invitations.get(lead_id, new_id())
+
+    def test_invitations_list_newest_first_in_pages(self, repos: Repos) -> None:
+        lead_id = new_id()
+        made = [_invitation(lead_id) for _ in range(3)]
+        for invitation in made:
+            repos.invitations.add(invitation)
+        repos.invitations.add(_invitation(new_id()))
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = repos.invitations.list(lead_id, 2, cursor)
+            seen.extend(i.invitation_id for i in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert seen == [i.invitation_id for i in reversed(made)]
+
+    def test_invitation_update_needs_it_pending_with_the_same_token_hash(
+        self, repos: Repos
+    ) -> None:
+        # Given a pending invitation whose token was replaced (a resend)
+        invitation = _invitation(new_id())
+        repos.invitations.add(invitation)
+        resent = repos.invitations.update(invitation, {"token_hash": "b" * 64, "sent_count": 2})
+        assert resent.token_hash == "b" * 64
+        assert resent.sent_count == 2
+        # When a change is based on the old token
+        with pytest.raises(ConflictError) as old_token:
+            repos.invitations.update(
+                dataclasses.replace(resent, token_hash=invitation.token_hash),
+                {"status": InvitationStatus.REVOKED},
+            )
+        # Then it is refused
+        assert old_token.value.code == "version_conflict"
+        # And once it is no longer pending, nothing changes it any more
+        revoked = repos.invitations.update(
+            resent, {"status": InvitationStatus.REVOKED, "resolved_at": utcnow()}
+        )
+        assert revoked.status is InvitationStatus.REVOKED
+        with pytest.raises(ConflictError) as not_pending:
+            repos.invitations.update(revoked, {"email_status": "sent"})
+        assert not_pending.value.code == "version_conflict"
+        stored = repos.invitations.get(invitation.lead_tenant_id, invitation.invitation_id)
+        assert stored.status is InvitationStatus.REVOKED
+        assert stored.token_hash == "b" * 64
+
+    def test_an_expiry_can_be_moved_while_pending(self, repos: Repos) -> None:
+        invitation = _invitation(new_id())
+        repos.invitations.add(invitation)
+        past = invitation.created_at - timedelta(days=1)
+        repos.invitations.update(invitation, {"expires_at": past})
+        stored = repos.invitations.get(invitation.lead_tenant_id, invitation.invitation_id)
+        assert stored.expires_at == past
+        assert stored.status_at(utcnow()) is InvitationStatus.EXPIRED
+
+    def test_accept_creates_both_sides_and_uses_up_the_invitation(self, repos: Repos) -> None:
+        # Given a pending invitation
+        lead_id, service_id = new_id(), new_id()
+        invitation = _invitation(lead_id)
+        repos.invitations.add(invitation)
+        lead, service = _sides(invitation, service_id)
+        # When it is accepted
+        repos.invitations.accept(invitation, lead, service)
+        # Then each tenant holds its side
+        stored_lead = repos.partnerships.get(lead_id, lead.partnership_id)
+        assert dataclasses.replace(stored_lead, version=lead.version) == lead
+        stored_service = repos.partnerships.get(service_id, service.partnership_id)
+        assert stored_service.role is PartnerRole.LEAD
+        assert stored_service.mapping == PartnerMapping()
+        # And the invitation records the outcome
+        used = repos.invitations.get(lead_id, invitation.invitation_id)
+        assert used.status is InvitationStatus.ACCEPTED
+        assert used.partnership_id == lead.partnership_id
+        assert used.accepted_by_tenant_id == service_id
+        assert used.resolved_at == lead.created_at
+        # And the same invitation cannot be accepted again, not even by another tenant
+        other_lead, other_service = _sides(invitation, new_id())
+        with pytest.raises(ConflictError) as again:
+            repos.invitations.accept(invitation, other_lead, other_service)
+        assert again.value.code == "version_conflict"
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(other_service.tenant_id, other_service.partnership_id)
+
+    def test_accepting_with_a_replaced_token_is_refused(self, repos: Repos) -> None:
+        invitation = _invitation(new_id())
+        repos.invitations.add(invitation)
+        repos.invitations.update(invitation, {"token_hash": "c" * 64})
+        lead, service = _sides(invitation, new_id())
+        with pytest.raises(ConflictError) as refused:
+            repos.invitations.accept(
+                dataclasses.replace(
+                    repos.invitations.get(invitation.lead_tenant_id, invitation.invitation_id),
+                    token_hash=invitation.token_hash,
+                ),
+                lead,
+                service,
+            )
+        assert refused.value.code == "version_conflict"
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(lead.tenant_id, lead.partnership_id)
+        stored = repos.invitations.get(invitation.lead_tenant_id, invitation.invitation_id)
+        assert stored.status is InvitationStatus.PENDING
+
+    def test_a_pair_has_at_most_one_active_partnership(self, repos: Repos) -> None:
+        # Given an active partnership between a lead and a service partner
+        lead_id, service_id = new_id(), new_id()
+        _partner(repos, lead_id, service_id)
+        # When a second invitation of the same lead is accepted by the same tenant
+        second = _invitation(lead_id)
+        repos.invitations.add(second)
+        lead, service = _sides(second, service_id)
+        with pytest.raises(ConflictError) as refused:
+            repos.invitations.accept(second, lead, service)
+        # Then it is refused, and nothing of it is stored
+        assert refused.value.code == "already_exists"
+        assert repos.invitations.get(lead_id, second.invitation_id).status is (
+            InvitationStatus.PENDING
+        )
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(service_id, service.partnership_id)
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(lead_id, lead.partnership_id)
+        # But the service partner may lead the reverse partnership, and others may join the lead
+        _partner(repos, service_id, lead_id)
+        _partner(repos, lead_id, new_id())
+
+    def test_after_deactivation_the_pair_may_partner_again(self, repos: Repos) -> None:
+        # Given a pending invitation refused because the pair was already partnered
+        lead_id, service_id = new_id(), new_id()
+        first = _partner(repos, lead_id, service_id)
+        second = _invitation(lead_id)
+        repos.invitations.add(second)
+        lead, service = _sides(second, service_id)
+        with pytest.raises(ConflictError):
+            repos.invitations.accept(second, lead, service)
+        # When the first partnership ends
+        repos.partnerships.deactivate(first, lead_id, utcnow())
+        # Then the pending invitation can be accepted into a new, active partnership
+        repos.invitations.accept(second, lead, service)
+        assert repos.partnerships.get(service_id, service.partnership_id).active
+        assert not repos.partnerships.get(service_id, first.partnership_id).active
+        # And the pair again has only one active partnership
+        third = _invitation(lead_id)
+        repos.invitations.add(third)
+        with pytest.raises(ConflictError) as refused:
+            repos.invitations.accept(third, *_sides(third, service_id))
+        assert refused.value.code == "already_exists"
+
+    def test_partnerships_list_by_role_oldest_first_and_per_tenant(self, repos: Repos) -> None:
+        # Given a tenant that leads two service partners and is the service partner of a third
+        me, service_a, service_b, my_lead = new_id(), new_id(), new_id(), new_id()
+        first = _partner(repos, me, service_a)
+        second = _partner(repos, me, service_b)
+        led = _partner(repos, my_lead, me)
+
+        def ids(tenant_id: str, role: PartnerRole | None) -> list[str]:
+            seen: list[str] = []
+            cursor: str | None = None
+            while True:
+                page = repos.partnerships.list(tenant_id, role, 1, cursor)
+                seen.extend(p.partnership_id for p in page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    return seen
+
+        # Then its lists show the other side's role, oldest first
+        assert ids(me, PartnerRole.SERVICE) == [first.partnership_id, second.partnership_id]
+        assert ids(me, PartnerRole.LEAD) == [led.partnership_id]
+        assert ids(me, None) == [first.partnership_id, second.partnership_id, led.partnership_id]
+        # And a service partner sees only its own lead, never the other service partner
+        assert ids(service_a, None) == [first.partnership_id]
+        assert ids(service_a, PartnerRole.SERVICE) == []
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(service_a, second.partnership_id)
+        with pytest.raises(NotFoundError):
+            repos.partnerships.get(new_id(), first.partnership_id)
+
+    def test_deactivation_ends_both_sides_once(self, repos: Repos) -> None:
+        # Given an active partnership
+        lead_id, service_id = new_id(), new_id()
+        lead = _partner(repos, lead_id, service_id)
+        service = repos.partnerships.get(service_id, lead.partnership_id)
+        at = utcnow().replace(microsecond=0)
+        # When the service partner ends it
+        ended = repos.partnerships.deactivate(service, service_id, at)
+        # Then both sides are inactive, naming who ended it and when
+        assert ended.status is PartnershipStatus.INACTIVE
+        for tenant_id in (lead_id, service_id):
+            side = repos.partnerships.get(tenant_id, lead.partnership_id)
+            assert side.status is PartnershipStatus.INACTIVE
+            assert side.deactivated_at == at
+            assert side.deactivated_by_tenant_id == service_id
+        # And ending it again, from either side, is refused
+        for stale in (lead, service):
+            with pytest.raises(ConflictError):
+                repos.partnerships.deactivate(stale, stale.tenant_id, utcnow())
+        # And the service partner's mapping can still be changed
+        mapping = PartnerMapping(queue="Ended partners")
+        repos.partnerships.set_mapping(
+            repos.partnerships.get(service_id, lead.partnership_id), mapping
+        )
+        stored = repos.partnerships.get(service_id, lead.partnership_id)
+        assert stored.mapping == mapping
+        assert stored.status is PartnershipStatus.INACTIVE
+
+    def test_the_mapping_is_stored_on_the_service_side(self, repos: Repos) -> None:
+        lead_id, service_id = new_id(), new_id()
+        lead = _partner(repos, lead_id, service_id)
+        mapping = PartnerMapping(
+            organization="Acme Corp",
+            queue="Partners",
+            work_type="Remote",
+            resource=None,
+            status_map={
+                **DEFAULT_STATUS_MAP,
+                OutsourceStatus.RECALLED: TicketStatus.NEW,
+            },
+        )
+        saved = repos.partnerships.set_mapping(
+            repos.partnerships.get(service_id, lead.partnership_id), mapping
+        )
+        assert saved.mapping == mapping
+        stored = repos.partnerships.get(service_id, lead.partnership_id)
+        assert stored.mapping == mapping
+        assert stored.active
+        assert repos.partnerships.get(lead_id, lead.partnership_id).mapping is None

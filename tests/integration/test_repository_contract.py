@@ -19,4 +19,6 @@ class TestDynamoRepositories(RepositoryContract):
             tickets=container.tickets,
             items=container.items,
             idempotency=container.idempotency,
+            invitations=container.invitations,
+            partnerships=container.partnerships,
         )

@@ -14,6 +14,14 @@ from typing import Any
 
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.items import Item
+from chalicelib.domain.partners import (
+    Invitation,
+    InvitationStatus,
+    PartnerMapping,
+    PartnerRole,
+    Partnership,
+    PartnershipStatus,
+)
 from chalicelib.domain.tenants import ApiKey, Permission, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
 from chalicelib.ports import (
@@ -50,6 +58,14 @@ class FakeTenantRepository:
         if tenant_id not in self.tenants:
             raise NotFoundError("No such tenant.")
         return self.tenants[tenant_id]
+
+    def update(self, tenant: Tenant, changes: Mapping[str, Any]) -> Tenant:
+        stored = self.get(tenant.tenant_id)
+        if stored.version != tenant.version:
+            raise ConflictError("changed", code="version_conflict")
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.tenants[tenant.tenant_id] = updated
+        return updated
 
     def __len__(self) -> int:
         return len(self.tenants)
@@ -182,6 +198,130 @@ class FakeItemRepository:
 
     def __len__(self) -> int:
         return sum(1 for i in self.items.values() if not i.deleted)
+
+
+class FakePartnershipRepository:
+    """Both sides of each partnership, plus one pair record per (lead, service partner)."""
+
+    def __init__(self) -> None:
+        self.sides: dict[tuple[str, str], Partnership] = {}
+        # (lead tenant id, service tenant id) -> (latest partnership id, its status)
+        self.pairs: dict[tuple[str, str], tuple[str, PartnershipStatus]] = {}
+
+    def get(self, tenant_id: str, partnership_id: str) -> Partnership:
+        try:
+            return self.sides[(tenant_id, partnership_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such partnership.") from exc
+
+    def list(
+        self, tenant_id: str, role: PartnerRole | None, limit: int, cursor: str | None
+    ) -> Page[Partnership]:
+        mine = [
+            p
+            for (owner, _), p in sorted(self.sides.items())
+            if owner == tenant_id and (role is None or p.role is role)
+        ]
+        return _page(mine, limit, cursor)
+
+    def deactivate(self, partnership: Partnership, by_tenant_id: str, at: datetime) -> Partnership:
+        keys = [
+            (owner, partnership.partnership_id)
+            for owner in (partnership.lead_tenant_id, partnership.service_tenant_id)
+        ]
+        pair = self.pairs.get((partnership.lead_tenant_id, partnership.service_tenant_id))
+        sides = [self.sides.get(key) for key in keys]
+        if (
+            any(side is None or not side.active for side in sides)
+            or pair is None
+            or pair[0] != partnership.partnership_id
+        ):
+            raise ConflictError("This partnership is already inactive.", code="invalid_transition")
+        for key, side in zip(keys, sides, strict=True):
+            assert side is not None
+            self.sides[key] = dataclasses.replace(
+                side,
+                status=PartnershipStatus.INACTIVE,
+                deactivated_at=at,
+                deactivated_by_tenant_id=by_tenant_id,
+            )
+        self.pairs[(partnership.lead_tenant_id, partnership.service_tenant_id)] = (
+            partnership.partnership_id,
+            PartnershipStatus.INACTIVE,
+        )
+        return self.sides[(partnership.tenant_id, partnership.partnership_id)]
+
+    def set_mapping(self, partnership: Partnership, mapping: PartnerMapping) -> Partnership:
+        stored = self.get(partnership.tenant_id, partnership.partnership_id)
+        updated = dataclasses.replace(stored, mapping=mapping)
+        self.sides[(partnership.tenant_id, partnership.partnership_id)] = updated
+        return updated
+
+
+class FakeInvitationRepository:
+    """Invitations per lead; ``accept`` creates the partnership in ``partnerships``, atomically."""
+
+    def __init__(self, partnerships: FakePartnershipRepository | None = None) -> None:
+        self.invitations: dict[tuple[str, str], Invitation] = {}
+        self.partnerships = (
+            partnerships if partnerships is not None else FakePartnershipRepository()
+        )
+
+    def add(self, invitation: Invitation) -> None:
+        key = (invitation.lead_tenant_id, invitation.invitation_id)
+        if key in self.invitations:
+            raise ConflictError("exists", code="already_exists")
+        self.invitations[key] = invitation
+
+    def get(self, lead_tenant_id: str, invitation_id: str) -> Invitation:
+        try:
+            return self.invitations[(lead_tenant_id, invitation_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such invitation.") from exc
+
+    def list(self, lead_tenant_id: str, limit: int, cursor: str | None) -> Page[Invitation]:
+        mine = [
+            i
+            for (lead, _), i in sorted(self.invitations.items(), reverse=True)
+            if lead == lead_tenant_id
+        ]
+        return _page(mine, limit, cursor)
+
+    def _check_unchanged(self, invitation: Invitation) -> Invitation:
+        stored = self.get(invitation.lead_tenant_id, invitation.invitation_id)
+        if (
+            stored.status is not InvitationStatus.PENDING
+            or stored.token_hash != invitation.token_hash
+            or stored.version != invitation.version
+        ):
+            raise ConflictError("The invitation was changed.", code="version_conflict")
+        return stored
+
+    def update(self, invitation: Invitation, changes: Mapping[str, Any]) -> Invitation:
+        stored = self._check_unchanged(invitation)
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.invitations[(invitation.lead_tenant_id, invitation.invitation_id)] = updated
+        return updated
+
+    def accept(self, invitation: Invitation, lead: Partnership, service: Partnership) -> None:
+        pair_key = (lead.tenant_id, service.tenant_id)
+        pair = self.partnerships.pairs.get(pair_key)
+        if pair is not None and pair[1] is PartnershipStatus.ACTIVE:
+            raise ConflictError(
+                "These tenants already have an active partnership.", code="already_exists"
+            )
+        self.update(
+            invitation,
+            {
+                "status": InvitationStatus.ACCEPTED,
+                "resolved_at": lead.created_at,
+                "accepted_by_tenant_id": service.tenant_id,
+                "partnership_id": lead.partnership_id,
+            },
+        )
+        for side in (lead, service):
+            self.partnerships.sides[(side.tenant_id, side.partnership_id)] = side
+        self.partnerships.pairs[pair_key] = (lead.partnership_id, PartnershipStatus.ACTIVE)
 
 
 class FakeIdempotencyStore:

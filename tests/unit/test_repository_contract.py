@@ -8,7 +8,9 @@ from tests.repository_contract import Repos, RepositoryContract
 from tests.unit.fakes import (
     FakeApiKeyRepository,
     FakeIdempotencyStore,
+    FakeInvitationRepository,
     FakeItemRepository,
+    FakePartnershipRepository,
     FakeTenantRepository,
     FakeTicketRepository,
 )
@@ -18,10 +20,13 @@ class TestFakeRepositories(RepositoryContract):
     @pytest.fixture
     def repos(self) -> Repos:
         keys = FakeApiKeyRepository()
+        partnerships = FakePartnershipRepository()
         return Repos(
             tenants=FakeTenantRepository(keys),
             keys=keys,
             tickets=FakeTicketRepository(),
             items=FakeItemRepository(),
             idempotency=FakeIdempotencyStore(),
+            invitations=FakeInvitationRepository(partnerships),
+            partnerships=partnerships,
         )
