@@ -31,17 +31,20 @@ def check_template(
     allowed: frozenset[str],
     required: frozenset[str] = frozenset(),
 ) -> None:
-    """Refuse (400) a template that does not parse, uses unknown placeholders or misses one."""
-    from jinja2 import TemplateSyntaxError, meta
+    """Refuse (400) a template that does not parse, uses unknown placeholders or misses one,
+    or fails when rendered with sample values (unknown filters, includes, calls)."""
+    from jinja2 import TemplateError, TemplateSyntaxError, meta
 
     env = _environment()
     try:
         parsed = env.parse(source)
+        used = meta.find_undeclared_variables(parsed)
     except TemplateSyntaxError as exc:
         raise ValidationError(
             f"The template does not parse: {exc.message} (line {exc.lineno}).", field=field
         ) from exc
-    used = meta.find_undeclared_variables(parsed)
+    except TemplateError as exc:
+        raise ValidationError(f"The template is not valid: {exc}.", field=field) from exc
     unknown = sorted(used - allowed)
     if unknown:
         raise ValidationError(
@@ -51,6 +54,10 @@ def check_template(
     missing = sorted(required - used)
     if missing:
         raise ValidationError(f"The template must contain {{{{ {missing[0]} }}}}.", field=field)
+    try:
+        env.from_string(source).render(**{name: f"sample {name}" for name in allowed})
+    except Exception as exc:  # anything a sandboxed render raises makes the template unusable
+        raise ValidationError(f"The template cannot be rendered: {exc}.", field=field) from exc
 
 
 def render_template(source: str, values: Mapping[str, Any]) -> str:

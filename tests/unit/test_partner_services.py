@@ -215,14 +215,6 @@ def test_bad_settings_are_refused_naming_the_field_and_change_nothing(
     assert world.tenants.get(tenant_id) == before
 
 
-@pytest.mark.xfail(
-    reason=(
-        "service/email_templates.py check_template: meta.find_undeclared_variables runs "
-        "Jinja's code generator outside the try, so an unknown filter escapes as "
-        "TemplateAssertionError instead of a ValidationError naming the field"
-    ),
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("field", "source"),
     [
@@ -765,3 +757,14 @@ def test_a_mapping_of_a_status_an_insourced_ticket_never_has_is_refused(world: W
     assert partners.get_mapping(world.partnerships, service_id, partnership_id) == (
         PartnerMapping()
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['{% include "other.txt" %} {{ token }}', "{{ inviter() }} {{ token }}"],
+)
+def test_a_template_that_cannot_render_is_refused_when_saved(world: World, source: str) -> None:
+    tenant_id = world.tenant()
+    with pytest.raises(ValidationError) as refused:
+        outsourcing_setup.update_settings(world.tenants, tenant_id, {"invitation_template": source})
+    assert refused.value.field == "invitation_template"
