@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.items import Note
+from chalicelib.domain.items import Note, Origin
 from chalicelib.domain.outsourcing import OutsourceStatus
 from chalicelib.domain.partners import (
     DEFAULT_STATUS_MAP,
@@ -531,3 +531,63 @@ class RepositoryContract:
         assert stored.mapping == mapping
         assert stored.active
         assert repos.partnerships.get(lead_id, lead.partnership_id).mapping is None
+
+
+class SyncRepositoryContract(RepositoryContract):
+    """What synchronisation needs from the repositories: replicas, tombstones, once-only adds."""
+
+    def test_a_replica_is_written_only_when_its_origin_is_newer(self, repos: Repos) -> None:
+        note = _note(new_id(), new_id(), "v1")
+        replica = dataclasses.replace(
+            note,
+            origin=Origin.PARTNER,
+            origin_tenant=new_id(),
+            origin_item_id=new_id(),
+            origin_version=2,
+            version=2,
+        )
+        assert repos.items.put_replica(replica) is True
+        assert repos.items.put_replica(replica) is False  # a replay writes nothing
+        older = dataclasses.replace(replica, text="old", origin_version=1, version=1)
+        assert repos.items.put_replica(older) is False
+        newer = dataclasses.replace(replica, text="new", origin_version=3, version=3)
+        assert repos.items.put_replica(newer) is True
+        stored = repos.items.get(note.tenant_id, note.ticket_id, note.item_id)
+        assert isinstance(stored, Note)
+        assert stored.text == "new"
+        assert stored.origin_version == 3
+        assert stored.read_only
+
+    def test_tombstones_are_listed_only_when_asked(self, repos: Repos) -> None:
+        tenant_id, ticket_id = new_id(), new_id()
+        live, gone = _note(tenant_id, ticket_id, "live"), _note(tenant_id, ticket_id, "gone")
+        repos.items.add(live)
+        repos.items.add(gone)
+        repos.items.delete(gone, utcnow())
+        visible = repos.items.list(tenant_id, ticket_id, 10, None).items
+        everything = repos.items.list(tenant_id, ticket_id, 10, None, include_deleted=True).items
+        assert [i.item_id for i in visible] == [live.item_id]
+        assert {i.item_id: i.deleted for i in everything} == {
+            live.item_id: False,
+            gone.item_id: True,
+        }
+
+    def test_add_once_adds_once(self, repos: Repos) -> None:
+        note = _note(new_id(), new_id())
+        assert repos.items.add_once(note) is True
+        assert repos.items.add_once(dataclasses.replace(note, text="again")) is False
+        stored = repos.items.get(note.tenant_id, note.ticket_id, note.item_id)
+        assert isinstance(stored, Note)
+        assert stored.text == note.text
+
+    def test_lead_fields_apply_only_when_newer(self, repos: Repos) -> None:
+        ticket = _ticket(new_id(), title="original")
+        repos.tickets.add(ticket)
+        key = (ticket.tenant_id, ticket.ticket_id)
+        assert repos.tickets.apply_lead_fields(*key, {"title": "v3"}, 3) is True
+        assert repos.tickets.apply_lead_fields(*key, {"title": "v2"}, 2) is False
+        assert repos.tickets.apply_lead_fields(*key, {"title": "v3 again"}, 3) is False
+        stored = repos.tickets.get(*key)
+        assert stored.title == "v3"
+        assert stored.lead_version == 3
+        assert stored.version > ticket.version

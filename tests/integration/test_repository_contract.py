@@ -6,10 +6,10 @@ import pytest
 
 from chalicelib.container import get_container
 from tests.integration.conftest import Harness
-from tests.repository_contract import Repos, RepositoryContract
+from tests.repository_contract import Repos, SyncRepositoryContract
 
 
-class TestDynamoRepositories(RepositoryContract):
+class TestDynamoRepositories(SyncRepositoryContract):
     @pytest.fixture
     def repos(self, harness: Harness) -> Repos:
         container = get_container()

@@ -127,6 +127,17 @@ class FakeTicketRepository:
         except KeyError as exc:
             raise NotFoundError("No such ticket.") from exc
 
+    def apply_lead_fields(
+        self, owner_id: str, ticket_id: str, fields: Mapping[str, Any], lead_version: int
+    ) -> bool:
+        stored = self.get(owner_id, ticket_id)
+        if stored.lead_version is not None and stored.lead_version >= lead_version:
+            return False
+        self.tickets[(owner_id, ticket_id)] = dataclasses.replace(
+            stored, **fields, lead_version=lead_version, version=stored.version + 1
+        )
+        return True
+
     def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
         stored = self.get(ticket.tenant_id, ticket.ticket_id)
         if self.fail_next_updates:
@@ -188,13 +199,37 @@ class FakeItemRepository:
     def delete(self, item: Item, at: datetime) -> Item:
         return self.update(item, {"deleted": True, "updated_at": at})
 
-    def list(self, tenant_id: str, ticket_id: str, limit: int, cursor: str | None) -> Page[Item]:
-        live = [
+    def list(
+        self,
+        tenant_id: str,
+        ticket_id: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        include_deleted: bool = False,
+    ) -> Page[Item]:
+        found = [
             i
             for (t, k, _), i in sorted(self.items.items())
-            if t == tenant_id and k == ticket_id and not i.deleted
+            if t == tenant_id and k == ticket_id and (include_deleted or not i.deleted)
         ]
-        return _page(live, limit, cursor)
+        return _page(found, limit, cursor)
+
+    def add_once(self, item: Item) -> bool:
+        key = (item.tenant_id, item.ticket_id, item.item_id)
+        if key in self.items:
+            return False
+        self.items[key] = item
+        return True
+
+    def put_replica(self, replica: Item) -> bool:
+        assert replica.origin_version is not None
+        key = (replica.tenant_id, replica.ticket_id, replica.item_id)
+        stored = self.items.get(key)
+        if stored is not None and (stored.origin_version or 0) >= replica.origin_version:
+            return False
+        self.items[key] = replica
+        return True
 
     def __len__(self) -> int:
         return sum(1 for i in self.items.values() if not i.deleted)
@@ -365,7 +400,12 @@ class FakeFileStore:
         self.deleted.append(key)
 
     def copy(self, source_key: str, target_key: str) -> None:
+        if source_key not in self.objects:
+            raise FileNotFoundError(source_key)
         self.objects[target_key] = self.objects[source_key]
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
 
     def __contains__(self, key: object) -> bool:
         return key in self.objects

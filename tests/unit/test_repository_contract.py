@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.repository_contract import Repos, RepositoryContract
+from tests.repository_contract import Repos, SyncRepositoryContract
 from tests.unit.fakes import (
     FakeApiKeyRepository,
     FakeIdempotencyStore,
@@ -16,7 +16,7 @@ from tests.unit.fakes import (
 )
 
 
-class TestFakeRepositories(RepositoryContract):
+class TestFakeRepositories(SyncRepositoryContract):
     @pytest.fixture
     def repos(self) -> Repos:
         keys = FakeApiKeyRepository()

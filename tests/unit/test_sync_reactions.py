@@ -1,0 +1,324 @@
+"""Synchronisation reactions on fakes: what a change on one side becomes on the other."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.items import Attachment, Charge, Item, Note, Origin, TimeEntry
+from chalicelib.domain.outsourcing import (
+    Lane,
+    OutsourceStatus,
+    Outsourcing,
+    PricingType,
+    Side,
+    SyncTarget,
+    Terms,
+    TicketSnapshot,
+)
+from chalicelib.domain.sync import replica_id
+from chalicelib.domain.tickets import Priority, Ticket
+from chalicelib.service import sync
+from tests.unit.fakes import FakeFileStore, FakeItemRepository, FakeTicketRepository
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+LEAD, PARTNER = new_id(), new_id()
+LEAD_TICKET, PARTNER_TICKET = new_id(), new_id()
+OUTSOURCING = new_id()
+FROM_LEAD = SyncTarget(OUTSOURCING, Side.LEAD, PARTNER, PARTNER_TICKET)
+FROM_PARTNER = SyncTarget(OUTSOURCING, Side.RECEIVER, LEAD, LEAD_TICKET)
+
+
+def _note(**fields: object) -> Note:
+    base: dict[str, object] = {
+        "tenant_id": LEAD,
+        "ticket_id": LEAD_TICKET,
+        "item_id": new_id(),
+        "text": "hello",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "shared_with": FROM_LEAD,
+    }
+    return Note(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def _replica(items: FakeItemRepository, item: Item, owner: str, ticket: str) -> Item | None:
+    return items.items.get((owner, ticket, replica_id(OUTSOURCING, item.item_id)))
+
+
+@pytest.fixture
+def items() -> FakeItemRepository:
+    return FakeItemRepository()
+
+
+@pytest.fixture
+def files() -> FakeFileStore:
+    return FakeFileStore()
+
+
+def test_a_shared_note_becomes_a_read_only_replica(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    note = _note()
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=note))
+    replica = _replica(items, note, PARTNER, PARTNER_TICKET)
+    assert isinstance(replica, Note)
+    assert replica.text == "hello"
+    assert replica.read_only
+    assert replica.origin_tenant == LEAD
+    assert replica.origin_item_id == note.item_id
+    assert replica.internal is False
+    assert replica.shared_with is None
+
+
+def test_replicas_and_unshared_items_do_not_travel(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    replica = _note(origin=Origin.PARTNER, origin_version=1)
+    unshared = _note(shared_with=None)
+    for item in (replica, unshared):
+        sync.on_item_changed(items, files, ItemChanged(before=None, after=item))
+    assert len(items.items) == 0
+
+
+def test_an_internal_item_never_travels_and_flipping_hides_it(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    internal = _note(internal=True)
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=internal))
+    assert len(items.items) == 0
+    public = _note()
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=public))
+    flipped = dataclasses.replace(public, internal=True, version=2)
+    sync.on_item_changed(items, files, ItemChanged(before=public, after=flipped))
+    replica = _replica(items, public, PARTNER, PARTNER_TICKET)
+    assert replica is not None
+    assert replica.deleted
+    assert len(items) == 0  # nothing visible on the other side
+
+
+def test_partner_notes_land_internal_but_their_time_does_not(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    note = _note(tenant_id=PARTNER, ticket_id=PARTNER_TICKET, shared_with=FROM_PARTNER)
+    entry = TimeEntry(
+        tenant_id=PARTNER,
+        ticket_id=PARTNER_TICKET,
+        item_id=new_id(),
+        date=date(2026, 11, 25),
+        hours_worked=Decimal(2),
+        hours_billable=Decimal(2),
+        created_at=NOW,
+        updated_at=NOW,
+        shared_with=FROM_PARTNER,
+    )
+    for item in (note, entry):
+        sync.on_item_changed(items, files, ItemChanged(before=None, after=item))
+    assert _replica(items, note, LEAD, LEAD_TICKET).internal is True  # type: ignore[union-attr]
+    assert _replica(items, entry, LEAD, LEAD_TICKET).internal is False  # type: ignore[union-attr]
+
+
+def test_an_old_change_never_overwrites_a_newer_one(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    v1 = _note(text="one")
+    v2 = dataclasses.replace(v1, text="two", version=2)
+    sync.on_item_changed(items, files, ItemChanged(before=v1, after=v2))
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=v1))
+    replica = _replica(items, v1, PARTNER, PARTNER_TICKET)
+    assert isinstance(replica, Note)
+    assert replica.text == "two"
+
+
+def test_an_attachment_file_is_copied_into_the_other_tenants_storage(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    attachment = Attachment(
+        tenant_id=LEAD,
+        ticket_id=LEAD_TICKET,
+        item_id=new_id(),
+        file_name="photo.jpg",
+        content_type="image/jpeg",
+        size=3,
+        object_key=f"{LEAD}/{LEAD_TICKET}/x/photo.jpg",
+        created_at=NOW,
+        updated_at=NOW,
+        shared_with=FROM_LEAD,
+    )
+    files.objects[attachment.object_key] = b"jpg"
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=attachment))
+    replica = _replica(items, attachment, PARTNER, PARTNER_TICKET)
+    assert isinstance(replica, Attachment)
+    assert replica.object_key.startswith(f"{PARTNER}/{PARTNER_TICKET}/")
+    assert files.objects[replica.object_key] == b"jpg"
+
+
+def test_a_missing_file_does_not_block_the_replica(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    attachment = Attachment(
+        tenant_id=LEAD,
+        ticket_id=LEAD_TICKET,
+        item_id=new_id(),
+        file_name="later.pdf",
+        content_type="application/pdf",
+        size=3,
+        object_key=f"{LEAD}/{LEAD_TICKET}/y/later.pdf",
+        created_at=NOW,
+        updated_at=NOW,
+        shared_with=FROM_LEAD,
+    )
+    sync.on_item_changed(items, files, ItemChanged(before=None, after=attachment))
+    assert _replica(items, attachment, PARTNER, PARTNER_TICKET) is not None
+
+
+def _outsourcing(status: OutsourceStatus, pricing: PricingType) -> Outsourcing:
+    return Outsourcing(
+        owner_id=LEAD,
+        side=Side.LEAD,
+        outsourcing_id=OUTSOURCING,
+        lane=Lane.PARTNER,
+        status=status,
+        lead_tenant_id=LEAD,
+        lead_ticket_id=LEAD_TICKET,
+        receiver_id=PARTNER,
+        partnership_id=new_id(),
+        terms=Terms(pricing_type=pricing, pricing_amount=Decimal(80)),
+        currency="EUR",
+        ticket=TicketSnapshot(number="T1", title="t"),
+        lead_name="Lead",
+        receiver_name="Partner",
+        created_at=NOW,
+        updated_at=NOW,
+        insourced_ticket_id=PARTNER_TICKET,
+    )
+
+
+def _time(hours: str, *, internal: bool = False) -> TimeEntry:
+    return TimeEntry(
+        tenant_id=PARTNER,
+        ticket_id=PARTNER_TICKET,
+        item_id=new_id(),
+        date=date(2026, 11, 25),
+        hours_worked=Decimal(hours),
+        hours_billable=Decimal(hours),
+        internal=internal,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    ("pricing", "quantity", "unit_cost"),
+    [
+        (PricingType.HOURLY, Decimal("3.5"), Decimal(80)),
+        (PricingType.FLAT, Decimal(1), Decimal(80)),
+    ],
+)
+def test_completion_records_the_cost_once(
+    items: FakeItemRepository,
+    pricing: PricingType,
+    quantity: Decimal,
+    unit_cost: Decimal,
+) -> None:
+    for hours, internal in (("1.5", False), ("2", False), ("9", True)):
+        items.add(_time(hours, internal=internal))
+    event = OutsourcingChanged(
+        before=_outsourcing(OutsourceStatus.WAITING_APPROVAL, pricing),
+        after=_outsourcing(OutsourceStatus.COMPLETE, pricing),
+    )
+    assert sync.record_cost(items, event, NOW) is True
+    assert sync.record_cost(items, event, NOW) is False
+    charges = [i for i in items.items.values() if isinstance(i, Charge)]
+    assert len(charges) == 1
+    charge = charges[0]
+    assert (charge.tenant_id, charge.ticket_id) == (LEAD, LEAD_TICKET)
+    assert (charge.quantity, charge.unit_cost) == (quantity, unit_cost)
+    assert charge.billable is False
+    assert charge.internal is True
+    assert charge.currency == "EUR"
+    assert "3.5 h" in charge.name
+
+
+def _lead_ticket(**fields: object) -> Ticket:
+    base: dict[str, object] = {
+        "tenant_id": LEAD,
+        "ticket_id": LEAD_TICKET,
+        "number": "T20261125.0001",
+        "title": "Switch",
+        "currency": "EUR",
+        "created_at": NOW,
+        "updated_at": NOW,
+        "outsourcing_id": OUTSOURCING,
+        "outsourcing_status": OutsourceStatus.IN_PROGRESS,
+        "outsourcing_side": Side.LEAD,
+        "peer_owner_id": PARTNER,
+        "peer_ticket_id": PARTNER_TICKET,
+        "version": 4,
+    }
+    return Ticket(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_lead_ticket_edits_reach_the_copy_only_while_in_progress() -> None:
+    tickets = FakeTicketRepository()
+    tickets.add(
+        _lead_ticket(
+            tenant_id=PARTNER,
+            ticket_id=PARTNER_TICKET,
+            outsourcing_side=Side.RECEIVER,
+            peer_owner_id=LEAD,
+            peer_ticket_id=LEAD_TICKET,
+            lead_version=4,
+            version=1,
+        )
+    )
+    before = _lead_ticket()
+    edited = _lead_ticket(title="Core switch", priority=Priority.CRITICAL, version=5)
+    sync.on_ticket_changed(tickets, TicketChanged(before=before, after=edited))
+    copy = tickets.get(PARTNER, PARTNER_TICKET)
+    assert (copy.title, copy.priority, copy.lead_version) == ("Core switch", Priority.CRITICAL, 5)
+    waiting = _lead_ticket(
+        title="While waiting", outsourcing_status=OutsourceStatus.WAITING_APPROVAL, version=6
+    )
+    sync.on_ticket_changed(tickets, TicketChanged(before=edited, after=waiting))
+    assert tickets.get(PARTNER, PARTNER_TICKET).title == "Core switch"
+    sync.on_ticket_changed(tickets, TicketChanged(before=before, after=edited))  # a replay
+    assert tickets.get(PARTNER, PARTNER_TICKET).lead_version == 5
+
+
+def test_catch_up_brings_both_sides_up_to_date(
+    items: FakeItemRepository, files: FakeFileStore
+) -> None:
+    tickets = FakeTicketRepository()
+    tickets.add(_lead_ticket())
+    tickets.add(
+        _lead_ticket(
+            tenant_id=PARTNER,
+            ticket_id=PARTNER_TICKET,
+            outsourcing_side=Side.RECEIVER,
+            peer_owner_id=LEAD,
+            peer_ticket_id=LEAD_TICKET,
+            version=1,
+        )
+    )
+    earlier = _note(shared_with=None, text="before acceptance")
+    secret = _note(shared_with=None, internal=True, text="secret")
+    theirs = _note(
+        tenant_id=PARTNER, ticket_id=PARTNER_TICKET, shared_with=None, text="while waiting"
+    )
+    for item in (earlier, secret, theirs):
+        items.add(item)
+    sync.catch_up(tickets, items, files, OUTSOURCING, LEAD, LEAD_TICKET)
+    partner_side = items.list(PARTNER, PARTNER_TICKET, 10, None).items
+    lead_side = items.list(LEAD, LEAD_TICKET, 10, None).items
+    assert {i.text for i in partner_side} == {"before acceptance", "while waiting"}  # type: ignore[attr-defined]
+    assert {i.text for i in lead_side} == {"before acceptance", "secret", "while waiting"}  # type: ignore[attr-defined]
+    # catching up twice changes nothing
+    snapshot = dict(items.items)
+    sync.catch_up(tickets, items, files, OUTSOURCING, LEAD, LEAD_TICKET)
+    assert items.items == snapshot
