@@ -497,10 +497,7 @@ class DynamoTicketRepository:
 
     def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
         updated = dataclasses.replace(ticket, **changes)
-        stored = {k: _storable(v) for k, v in changes.items()}
-        stored.update(
-            {k: v for k, v in _ticket_indexes(updated).items() if k not in ("gsi1pk", "gsi1sk")}
-        )
+        stored = _ticket_stored(ticket, changes)
         record = TicketRecord(
             pk=ticket_pk(ticket.tenant_id, ticket.ticket_id),
             sk=TicketRecord.SK,
@@ -1379,13 +1376,24 @@ def outsourcing_from(record: OutsourcingRecord) -> Outsourcing:
     )
 
 
-def _ticket_actions(ticket: Ticket, changes: Mapping[str, Any]) -> list[Action]:
+# Which index keys follow which ticket attribute.
+_TICKET_INDEX_OF = {"status": ("gsi2pk", "gsi2sk"), "queue": ("gsi3pk", "gsi3sk")}
+
+
+def _ticket_stored(ticket: Ticket, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The attribute values to write for ``changes``, with only the index keys they move
+    (an index key computed from a stale copy of another attribute would be wrong)."""
     updated = dataclasses.replace(ticket, **changes)
     stored = {k: _storable(v) for k, v in changes.items()}
-    stored.update(
-        {k: v for k, v in _ticket_indexes(updated).items() if k not in ("gsi1pk", "gsi1sk")}
-    )
-    return _set_actions(TicketRecord, stored)
+    indexes = _ticket_indexes(updated)
+    for attribute, keys in _TICKET_INDEX_OF.items():
+        if attribute in changes:
+            stored.update({key: indexes[key] for key in keys})
+    return stored
+
+
+def _ticket_actions(ticket: Ticket, changes: Mapping[str, Any]) -> list[Action]:
+    return _set_actions(TicketRecord, _ticket_stored(ticket, changes))
 
 
 def _count_sk(side: Side) -> str:
