@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e lint format bench package clean
+.PHONY: run test test-unit test-integration test-e2e lint format bench package clean retry-dead-letters
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,9 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} \
 		$(BIN)/chalice package --stage prod --merge-template infra/aws/resources.json build/package
 	$(BIN)/cfn-lint build/package/sam.json
+
+retry-dead-letters: $(STAMP)
+	$(BIN)/python -m infra.local.retry
 
 clean:
 	rm -rf $(VENV) node_modules build .local

@@ -15,6 +15,7 @@ from chalicelib.api import (
 from chalicelib.api.routing import http_middleware
 from chalicelib.jobs import jobs
 from chalicelib.streams.handler import streams
+from chalicelib.streams.retry import operations
 
 app = Chalice(app_name="outsourcing")
 app.register_middleware(http_middleware, "http")
@@ -32,3 +33,4 @@ for module in (
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)
 app.register_blueprint(jobs)
+app.register_blueprint(operations)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     table_name: str = "outsourcing-main"
     bucket_name: str = "outsourcing-attachments"
     user_pool_id: str | None = None
+    # Where the stream's failed batches land (the Lambda on-failure destination).
+    dead_letter_queue_url: str | None = None
     mail_from: str = "no-reply@outsourcing.example.com"
 
     # Operator credential: given directly (local stack) or as an SSM SecureString parameter name.

@@ -21,13 +21,17 @@ from chalicelib.adapters.dynamo.repositories import (
     DynamoTenantRepository,
     DynamoTicketRepository,
 )
+from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
 from chalicelib.adapters.s3 import S3FileStore
 from chalicelib.adapters.secrets import operator_token
 from chalicelib.adapters.ses import SesMailer
+from chalicelib.adapters.sqs import SqsDeadLetterQueue
 from chalicelib.config import Settings, get_settings, reset_settings
 from chalicelib.domain.attachments import UploadPolicy
+from chalicelib.domain.errors import NotConfiguredError
 from chalicelib.ports import (
     ApiKeyRepository,
+    DeadLetterQueue,
     FileStore,
     IdempotencyStore,
     InvitationRepository,
@@ -35,6 +39,7 @@ from chalicelib.ports import (
     Mailer,
     OutsourcingRepository,
     PartnershipRepository,
+    StreamReader,
     TenantRepository,
     TicketRepository,
 )
@@ -108,6 +113,21 @@ class Container:
             max_bytes=self.settings.attachment_max_bytes,
             content_types=frozenset(t.lower() for t in self.settings.attachment_content_types),
         )
+
+    @cached_property
+    def dead_letter_queue(self) -> DeadLetterQueue:
+        if not self.settings.dead_letter_queue_url:
+            raise NotConfiguredError("DEAD_LETTER_QUEUE_URL is not set.")
+        return SqsDeadLetterQueue(
+            aws.client("sqs", self.settings), self.settings.dead_letter_queue_url
+        )
+
+    @cached_property
+    def stream_reader(self) -> StreamReader:
+        streams = aws.client(
+            "dynamodbstreams", self.settings, endpoint_url=self.settings.dynamodb_endpoint
+        )
+        return DynamoStreamReader(streams, self.settings.region)
 
     def operator_token(self) -> str | None:
         return operator_token(self.settings, lambda: aws.client("ssm", self.settings))

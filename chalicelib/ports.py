@@ -262,6 +262,31 @@ class Email:
     html: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A stream batch that failed every retry: where it is in the stream, not its records."""
+
+    receipt: str
+    stream_arn: str
+    shard_id: str
+    first_sequence_number: str
+    last_sequence_number: str
+
+
+class DeadLetterQueue(Protocol):
+    def receive(self, max_messages: int) -> Sequence[DeadLetter]:
+        """Take up to ``max_messages`` dead letters (they reappear unless deleted)."""
+
+    def delete(self, letter: DeadLetter) -> None:
+        """Remove a dead letter whose batch has now been processed."""
+
+
+class StreamReader(Protocol):
+    def read(self, stream_arn: str, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:
+        """Records ``first``..``last`` of a shard, shaped like a Lambda stream event's records;
+        empty when the stream no longer holds them."""
+
+
 class Mailer(Protocol):
     def send(self, email: Email) -> None:
         """Send one email."""

@@ -10,15 +10,15 @@ restarted pump continues where it stopped instead of replaying the stream.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+from chalicelib.adapters.dynamo.stream_reader import lambda_record
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -69,39 +69,6 @@ class FileCheckpoints:
             tmp = self._path.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1))
             tmp.replace(self._path)
-
-
-def _lambda_value(value: Any) -> Any:
-    """boto3's parsed attribute value back to the JSON form Lambda delivers."""
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {k: _lambda_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_lambda_value(v) for v in value]
-    if isinstance(value, set):
-        return [_lambda_value(v) for v in sorted(value)]
-    return value
-
-
-def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    """One ``GetRecords`` record in the shape of a Lambda DynamoDB stream event record."""
-    body = dict(record["dynamodb"])
-    created = body.get("ApproximateCreationDateTime")
-    if isinstance(created, datetime):
-        body["ApproximateCreationDateTime"] = created.timestamp()
-    for image in ("Keys", "NewImage", "OldImage"):
-        if image in body:
-            body[image] = _lambda_value(body[image])
-    return {
-        "eventID": record.get("eventID"),
-        "eventName": record.get("eventName"),
-        "eventVersion": record.get("eventVersion", "1.1"),
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "dynamodb": body,
-        "eventSourceARN": stream_arn,
-    }
 
 
 @dataclass

@@ -146,6 +146,32 @@ def report(
             last = stats
 
 
+def dead_letter_sink(path: Path, settings: Any) -> Any:
+    """Abandoned batches go to a file, and to the dead-letter queue as Lambda would send them."""
+    to_file = file_dead_letters(path)
+    if not settings.dead_letter_queue_url:
+        return to_file
+    from chalicelib.adapters.aws import client
+    from chalicelib.adapters.sqs import SqsDeadLetterQueue, batch_info_message
+
+    queue = SqsDeadLetterQueue(client("sqs", settings), settings.dead_letter_queue_url)
+
+    def sink(entry: dict[str, Any]) -> None:
+        to_file(entry)
+        queue.send(
+            batch_info_message(
+                entry["stream_arn"],
+                entry["shard_id"],
+                entry["first_sequence_number"],
+                entry["last_sequence_number"],
+                len(entry["records"]),
+                "RetryAttemptsExhausted",
+            )
+        )
+
+    return sink
+
+
 def run_jobs(stop: threading.Event, every: float) -> None:
     """What EventBridge schedules do in AWS: call each scheduled handler now and then."""
     from chalicelib.jobs import expire_outsourcings
@@ -203,7 +229,7 @@ def main() -> int:
         stream_arn,
         log,
         checkpoints=FileCheckpoints(checkpoint_path, stream_arn),
-        dead_letters=file_dead_letters(directory / DEAD_LETTERS_FILE),
+        dead_letters=dead_letter_sink(directory / DEAD_LETTERS_FILE, settings),
         region=settings.region,
     )
     started_at = datetime.now(UTC).isoformat(timespec="seconds")

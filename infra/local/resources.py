@@ -52,6 +52,7 @@ class Provisioned:
     bucket_name: str
     user_pool_id: str | None
     user_pool_client_id: str | None
+    dead_letter_queue_url: str | None = None
 
 
 def create_table(dynamodb: Any, table_name: str) -> str:
@@ -124,6 +125,16 @@ def create_user_pool(cognito: Any, name: str) -> tuple[str, str]:
     return pool_id, client_id
 
 
+def create_dead_letter_queue(sqs: Any, name: str) -> str:
+    """The stream's dead-letter queue (idempotent); returns its URL."""
+    props = _properties("StreamDeadLetterQueue")
+    url: str = sqs.create_queue(
+        QueueName=name,
+        Attributes={"MessageRetentionPeriod": str(props["MessageRetentionPeriod"])},
+    )["QueueUrl"]
+    return url
+
+
 def provision(
     *,
     dynamodb: Any,
@@ -133,6 +144,7 @@ def provision(
     table_name: str,
     bucket_name: str,
     mail_from: str,
+    sqs: Any | None = None,
 ) -> Provisioned:
     """Everything the service needs, created if missing."""
     stream_arn = create_table(dynamodb, table_name)
@@ -141,10 +153,12 @@ def provision(
     pool_id = client_id = None
     if cognito is not None:
         pool_id, client_id = create_user_pool(cognito, f"{table_name}-portal")
+    queue_url = create_dead_letter_queue(sqs, f"{table_name}-stream-dlq") if sqs else None
     return Provisioned(
         table_name=table_name,
         stream_arn=stream_arn,
         bucket_name=bucket_name,
         user_pool_id=pool_id,
         user_pool_client_id=client_id,
+        dead_letter_queue_url=queue_url,
     )

@@ -179,6 +179,7 @@ class Stack:
             s3=client("s3"),
             ses=client("ses"),
             cognito=client("cognito-idp"),
+            sqs=client("sqs"),
             table_name=settings.table_name,
             bucket_name=settings.bucket_name,
             mail_from=settings.mail_from,
@@ -198,6 +199,7 @@ class Stack:
             "stream_arn": provisioned.stream_arn,
             "user_pool_id": provisioned.user_pool_id,
             "user_pool_client_id": provisioned.user_pool_client_id,
+            "dead_letter_queue_url": provisioned.dead_letter_queue_url,
             "mail_from": settings.mail_from,
         }
 
@@ -211,6 +213,7 @@ class Stack:
                 "MAIL_FROM": resources["mail_from"],
                 "USER_POOL_ID": resources["user_pool_id"] or "",
                 "USER_POOL_CLIENT_ID": resources["user_pool_client_id"] or "",
+                "DEAD_LETTER_QUEUE_URL": resources["dead_letter_queue_url"] or "",
                 "OPERATOR_KEY": operator_key,
                 "API_BASE_URL": self.api_url,
                 "LOCAL_STATE_DIR": str(self.state),

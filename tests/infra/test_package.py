@@ -34,7 +34,8 @@ API_FUNCTION = "APIHandler"
 STREAM_FUNCTION = "TableStream"
 STREAM_EVENT = "TableStreamDynamodbEventSource"
 JOB_FUNCTION = "ExpireOutsourcings"
-FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION, JOB_FUNCTION)
+RETRY_FUNCTION = "RetryDeadLetters"
+FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION, JOB_FUNCTION, RETRY_FUNCTION)
 
 TABLE_ARN = {"Fn::GetAtt": ["MainTable", "Arn"]}
 INDEX_ARNS = {"Fn::Sub": "${MainTable.Arn}/index/*"}
@@ -211,6 +212,9 @@ def test_package_holds_the_code_and_both_functions(package: Package) -> None:
     job = package.properties(JOB_FUNCTION)
     assert job["Handler"] == "chalicelib.jobs.expire_outsourcings"
     assert [e["Type"] for e in job["Events"].values()] == ["Schedule"]
+    retry = package.properties(RETRY_FUNCTION)
+    assert retry["Handler"] == "chalicelib.streams.retry.retry_dead_letters"
+    assert not retry.get("Events")  # invoked by the operator only
 
 
 # --- stream -----------------------------------------------------------------------------------
@@ -425,3 +429,15 @@ def test_expiry_job_permissions(package: Package) -> None:
         "ssm:GetParameter",
         "cognito-idp:AdminGetUser",
     }
+
+
+def test_dead_letter_retry_permissions(package: Package) -> None:
+    statements = _role_statements(package, package.role_of(RETRY_FUNCTION))
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+        assert _allows(statements, action, QUEUE_ARN), action
+    for action in ("GetRecords", "GetShardIterator"):
+        assert _allows(statements, f"dynamodb:{action}", STREAM_ARN), action
+    for action in ("GetItem", "PutItem", "UpdateItem", "Query"):
+        assert _allows(statements, f"dynamodb:{action}", TABLE_ARN), action
+    variables = package.properties(RETRY_FUNCTION)["Environment"]["Variables"]
+    assert variables["DEAD_LETTER_QUEUE_URL"] == {"Ref": "StreamDeadLetterQueue"}

@@ -1,0 +1,145 @@
+"""Dead-lettered stream batches: abandoned after the retries, then retried by the operator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from chalicelib.adapters.sqs import SqsDeadLetterQueue, batch_info_message
+from chalicelib.container import reset_container
+from chalicelib.streams import handler as stream_handler
+from chalicelib.streams.retry import retry_dead_letters
+from infra.local.pump import StreamPump
+from infra.local.resources import create_dead_letter_queue
+from tests.integration.conftest import Harness
+
+
+@pytest.fixture
+def queue_url(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = create_dead_letter_queue(boto3.client("sqs"), f"{harness.table_name}-dlq")
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", url)
+    reset_container()
+    return url
+
+
+def _sink(url: str) -> Any:
+    queue = SqsDeadLetterQueue(boto3.client("sqs"), url)
+
+    def send(entry: dict[str, Any]) -> None:
+        queue.send(
+            batch_info_message(
+                entry["stream_arn"],
+                entry["shard_id"],
+                entry["first_sequence_number"],
+                entry["last_sequence_number"],
+                len(entry["records"]),
+                "RetryAttemptsExhausted",
+            )
+        )
+
+    return send
+
+
+def _waiting(url: str) -> int:
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_a_dead_lettered_batch_is_applied_once_the_cause_is_fixed(
+    harness: Harness, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an uploaded attachment that is deleted while file deletion keeps failing
+    tenant = harness.create_tenant()
+    base = f"/v1/tickets/{harness.create_ticket(tenant)['ticket_id']}"
+    created = harness.post(
+        f"{base}/attachments",
+        tenant.key,
+        {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
+    ).json
+    upload = created["upload"]
+    requests.post(upload["url"], data=upload["fields"], files={"file": ("a", b"abc")}, timeout=5)
+    harness.pump.drain()
+    harness.delete(f"{base}/attachments/{created['attachment_id']}", tenant.key)
+
+    def broken(files: Any, event: Any) -> None:
+        if event.deleted_now:
+            raise ConnectionError("storage unavailable")
+
+    monkeypatch.setattr(stream_handler, "remove_deleted_attachment_file", broken)
+    pump = StreamPump(
+        boto3.client("dynamodbstreams", endpoint_url=harness.dynamodb_endpoint),
+        harness.stream_arn,
+        stream_handler.on_table_change,
+        max_attempts=2,
+        dead_letters=_sink(queue_url),
+    )
+    pump.drain()
+    key = upload["fields"]["key"]
+    s3 = harness.s3()
+    assert pump.stats.dead_lettered >= 1
+    assert _waiting(queue_url) >= 1
+    assert s3.list_objects_v2(Bucket=harness.bucket_name, Prefix=key)["KeyCount"] == 1
+    # When the cause is fixed and the operator retries
+    monkeypatch.undo()
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue_url)
+    report = retry_dead_letters({"max_messages": 10}, None)
+    # Then the batch is applied, the letter is gone, and a second retry finds nothing
+    assert report["succeeded"] >= 1
+    assert report["still_failing"] == 0
+    assert s3.list_objects_v2(Bucket=harness.bucket_name, Prefix=key)["KeyCount"] == 0
+    assert _waiting(queue_url) == 0
+    assert retry_dead_letters({}, None)["received"] == 0
+
+
+def test_a_batch_that_still_fails_stays_in_the_queue(
+    harness: Harness, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = harness.create_tenant()
+    harness.create_ticket(tenant)
+    records: list[dict[str, Any]] = []
+
+    def keep(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records.extend(event["Records"])
+        return {"batchItemFailures": []}
+
+    StreamPump(
+        boto3.client("dynamodbstreams", endpoint_url=harness.dynamodb_endpoint),
+        harness.stream_arn,
+        keep,
+    ).drain()
+    first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+    shard = boto3.client("dynamodbstreams", endpoint_url=harness.dynamodb_endpoint).describe_stream(
+        StreamArn=harness.stream_arn
+    )["StreamDescription"]["Shards"][0]["ShardId"]
+    boto3.client("sqs").send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(
+            batch_info_message(
+                harness.stream_arn,
+                shard,
+                first["SequenceNumber"],
+                last["SequenceNumber"],
+                len(records),
+                "RetryAttemptsExhausted",
+            )
+        ),
+    )
+
+    def always_failing(batch: dict[str, Any], context: Any, dispatcher: Any) -> dict[str, Any]:
+        return {
+            "batchItemFailures": [
+                {"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in batch["Records"]
+            ]
+        }
+
+    monkeypatch.setattr("chalicelib.streams.retry.process_batch", always_failing)
+    report = retry_dead_letters({"max_messages": 5}, None)
+    assert report["received"] == 1
+    assert report["still_failing"] == 1
+    assert report["records"] == len(records)
