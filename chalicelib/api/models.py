@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.items import Attachment, Charge, Item, Note, TimeEntry
@@ -43,7 +43,7 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
 Hours = Annotated[Decimal, Field(ge=0, le=24, max_digits=6, decimal_places=2, allow_inf_nan=False)]
-Timestamp = Annotated[datetime, Field(description="ISO 8601, with a timezone")]
+Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601, with a timezone")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from chalice.app import Response
 
 from chalicelib.api.models import TicketCreate, TicketList, TicketOut, TicketQuery, TicketUpdate
 from chalicelib.api.routing import Api, Call
+from chalicelib.domain.tenants import Permission, require_permission
+from chalicelib.domain.tickets import Ticket
 from chalicelib.rendering import render
 from chalicelib.service import outsourcing as outsourcing_service
 from chalicelib.service import tickets as ticket_service
@@ -71,15 +76,22 @@ def get_ticket(call: Call) -> TicketOut:
 def update_ticket(call: Call) -> TicketOut:
     body: TicketUpdate = call.body
     ports = call.container.outsourcing_ports
+
+    def complete_outsourcing(current: Ticket, changes: Mapping[str, Any]) -> Ticket:
+        # Completing the ticket ends its outsourcing: the same permission as doing that directly.
+        assert call.principal is not None
+        require_permission(call.principal.permission, Permission.OUTSOURCE)
+        return outsourcing_service.complete_with_ticket(
+            ports, current, changes, actor=call.actor, now=call.now
+        )
+
     ticket = ticket_service.update_ticket(
         call.container.tickets,
         call.tenant_id,
         call.params["ticket_id"],
         body.model_dump(exclude_unset=True),
         call.now,
-        complete_outsourcing=lambda current, changes: outsourcing_service.complete_with_ticket(
-            ports, current, changes, actor=call.actor, now=call.now
-        ),
+        complete_outsourcing=complete_outsourcing,
     )
     return TicketOut.of(ticket)
 

@@ -87,6 +87,11 @@ def outsource_to_partner(
         )
     if ticket.status is TicketStatus.COMPLETE:
         raise RuleViolationError("A complete ticket cannot be outsourced.", code="ticket_complete")
+    if ticket.open_outsourcing and ticket.outsourcing_id is not None:
+        # One past its accept-by deadline is expired now rather than blocking the ticket.
+        previous = ports.outsourcings.get(lead_tenant_id, ticket.outsourcing_id)
+        if not _expire_if_due(ports, previous, now).open:
+            ticket = get_ticket(ports.tickets, lead_tenant_id, ticket_id)
     if ticket.open_outsourcing:
         raise ConflictError(
             "This ticket already has an open outsourcing; it can be outsourced again once that "
@@ -355,24 +360,33 @@ def complete_with_ticket(
     """The lead sets its ticket complete: an assigned outsourcing is canceled, one in progress
     or waiting for approval is complete; the ticket edit is part of the same transaction."""
     assert ticket.outsourcing_id is not None
-    copy = _expire_if_due(
-        ports, ports.outsourcings.get(ticket.tenant_id, ticket.outsourcing_id), now
-    )
-    if not copy.open:
-        return ports.tickets.update(ticket, changes)
-    plan = _plan(
-        ports,
-        copy,
-        Event.TICKET_COMPLETED,
-        Side.LEAD,
-        reason=None,
-        actor=actor,
-        now=now,
-        lead_ticket_changes=changes,
-    )
-    ports.outsourcings.apply(plan)
-    count("OutsourcingTicketCompleted")
-    return ports.tickets.get(ticket.tenant_id, ticket.ticket_id)
+    for attempt in range(3):
+        copy = _expire_if_due(
+            ports, ports.outsourcings.get(ticket.tenant_id, ticket.outsourcing_id), now
+        )
+        if not copy.open:
+            current = ports.tickets.get(ticket.tenant_id, ticket.ticket_id)
+            return ports.tickets.update(current, changes)
+        plan = _plan(
+            ports,
+            copy,
+            Event.TICKET_COMPLETED,
+            Side.LEAD,
+            reason=None,
+            actor=actor,
+            now=now,
+            lead_ticket_changes=changes,
+        )
+        try:
+            ports.outsourcings.apply(plan)
+        except ConflictError as exc:
+            # The receiver moved it meanwhile (accepted, submitted): complete from the new state.
+            if exc.code != "invalid_transition" or attempt == 2:
+                raise
+            continue
+        count("OutsourcingTicketCompleted")
+        return ports.tickets.get(ticket.tenant_id, ticket.ticket_id)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def expire_due(ports: OutsourcingPorts, now: datetime, days_back: int = 7) -> int:
