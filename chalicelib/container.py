@@ -89,6 +89,7 @@ class Container:
             tickets=self.tickets,
             partnerships=self.partnerships,
             outsourcings=self.outsourcings,
+            items=self.items,
         )
 
     @cached_property

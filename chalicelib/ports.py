@@ -174,6 +174,7 @@ class TransitionPlan:
     copy_changes: Mapping[str, Any] = field(default_factory=dict)
     ticket_changes: Sequence[TicketChange] = ()
     new_tickets: Sequence[Ticket] = ()
+    new_items: Sequence[Item] = ()  # e.g. the cost charge written at completion
 
 
 class OutsourcingRepository(Protocol):

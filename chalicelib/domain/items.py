@@ -34,6 +34,7 @@ class Item:
     origin: Origin = Origin.LOCAL
     # Set on replicas only: where the item was written and which outsourcing carried it.
     origin_tenant: str | None = None
+    origin_ticket_id: str | None = None
     origin_item_id: str | None = None
     origin_version: int | None = None
     outsourcing_id: str | None = None

@@ -27,10 +27,10 @@ def replica_id(outsourcing_id: str, origin_item_id: str) -> str:
     return derived_id(origin_item_id, outsourcing_id, origin_item_id)
 
 
-def replica_object_key(owner_id: str, ticket_id: str, item_id: str, file_name: str) -> str:
-    from chalicelib.domain.attachments import storage_name
-
-    return f"{owner_id}/{ticket_id}/{item_id}/{storage_name(file_name)}"
+def replica_object_key(owner_id: str, ticket_id: str, item_id: str) -> str:
+    """Where a replica's copy of a file lives: fixed per replica, so a rename never makes a
+    second copy (the download is named from the attachment's current file name)."""
+    return f"{owner_id}/{ticket_id}/{item_id}/file"
 
 
 def replica_of(item: Item, target: SyncTarget) -> Item:
@@ -45,6 +45,7 @@ def replica_of(item: Item, target: SyncTarget) -> Item:
         "item_id": new_id,
         "origin": Origin.PARTNER,
         "origin_tenant": item.tenant_id,
+        "origin_ticket_id": item.ticket_id,
         "origin_item_id": item.item_id,
         "origin_version": item.version,
         "outsourcing_id": target.outsourcing_id,
@@ -55,7 +56,7 @@ def replica_of(item: Item, target: SyncTarget) -> Item:
     }
     if isinstance(item, Attachment):
         fields["object_key"] = replica_object_key(
-            target.peer_owner_id, target.peer_ticket_id, new_id, item.file_name
+            target.peer_owner_id, target.peer_ticket_id, new_id
         )
     return dataclasses.replace(item, **fields)  # type: ignore[arg-type]
 

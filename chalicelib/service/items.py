@@ -226,11 +226,10 @@ def _copy_from_origin(
 ) -> None:
     """A replica whose file was not uploaded when it was synced gets its copy now."""
     assert replica.origin_tenant and replica.origin_item_id
-    ticket = tickets.get(replica.tenant_id, replica.ticket_id)
     try:
-        if ticket.peer_ticket_id is None:
-            raise NotFoundError("no peer ticket")
-        origin = items.get(replica.origin_tenant, ticket.peer_ticket_id, replica.origin_item_id)
+        if replica.origin_ticket_id is None:
+            raise NotFoundError("the original ticket is unknown")
+        origin = items.get(replica.origin_tenant, replica.origin_ticket_id, replica.origin_item_id)
     except NotFoundError as exc:
         raise ConflictError(
             "The file of this attachment is not available.", code="file_unavailable"

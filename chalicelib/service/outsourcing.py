@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.domain import agreement
 from chalicelib.domain.errors import ConflictError, NotFoundError, RuleViolationError
 from chalicelib.domain.ids import is_id, new_id
+from chalicelib.domain.items import Item, Origin, TimeEntry
 from chalicelib.domain.outsourcing import (
     NEEDS_REASON,
     Event,
@@ -31,9 +32,11 @@ from chalicelib.domain.outsourcing import (
     next_status,
 )
 from chalicelib.domain.partners import PartnerMapping, PartnerRole
+from chalicelib.domain.sync import cost_charge
 from chalicelib.domain.tickets import Ticket, TicketSource, TicketStatus, format_ticket_number
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
+    ItemRepository,
     OutsourcingRepository,
     Page,
     PartnershipRepository,
@@ -51,6 +54,7 @@ class OutsourcingPorts:
     tickets: TicketRepository
     partnerships: PartnershipRepository
     outsourcings: OutsourcingRepository
+    items: ItemRepository
 
 
 def _snapshot(ticket: Ticket) -> TicketSnapshot:
@@ -295,7 +299,11 @@ def _plan(
             ticket=lead_ticket, changes=lead_changes, guard_version=bool(lead_ticket_changes)
         ),
     )
+    new_items: list[Item] = []
+    if new_status is OutsourceStatus.COMPLETE:
+        new_items.append(_cost_at_completion(ports, lead_copy, now))
     return TransitionPlan(
+        new_items=new_items,
         outsourcing_id=copy.outsourcing_id,
         copies=(lead_copy, other if copy.side is Side.LEAD else copy),
         expected=copy.status,
@@ -305,6 +313,26 @@ def _plan(
         ticket_changes=ticket_changes,
         new_tickets=new_tickets,
     )
+
+
+def _cost_at_completion(ports: OutsourcingPorts, lead_copy: Outsourcing, now: datetime) -> Item:
+    """The receiver's time as it stands at completion, as one charge in the same transaction."""
+    time: list[TimeEntry] = []
+    if lead_copy.insourced_ticket_id is not None:
+        cursor: str | None = None
+        while True:
+            page = ports.items.list(
+                lead_copy.receiver_id, lead_copy.insourced_ticket_id, 100, cursor
+            )
+            time.extend(
+                i
+                for i in page.items
+                if isinstance(i, TimeEntry) and i.origin is Origin.LOCAL and not i.internal
+            )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    return cost_charge(lead_copy, time, now)
 
 
 def _expire_if_due(ports: OutsourcingPorts, copy: Outsourcing, now: datetime) -> Outsourcing:

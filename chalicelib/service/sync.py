@@ -3,19 +3,17 @@
 * an item change made while the outsourcing was in progress → the replica on the other side
   (one conditional write; replays and old changes write nothing);
 * the work (re)starts (accepted, or a completion rejected) → both tickets' items are caught up;
-* the work completes → the receiver's time becomes one non-billable cost charge for the lead;
 * the lead edits title, description, priority or complete-by → the insourced copy follows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
-from chalicelib.domain.items import Attachment, Item, Origin, TimeEntry
-from chalicelib.domain.outsourcing import OutsourceStatus, Side, SyncTarget, syncs
-from chalicelib.domain.sync import cost_charge, replica_of
+from chalicelib.domain.items import Attachment, Item, Origin
+from chalicelib.domain.outsourcing import Side, SyncTarget, syncs
+from chalicelib.domain.sync import replica_of
 from chalicelib.domain.tickets import SYNCED_FIELDS
 from chalicelib.observability import count, logger
 from chalicelib.ports import FileStore, ItemRepository, TicketRepository
@@ -30,16 +28,18 @@ def _visible(item: Item | None) -> bool:
 def replicate(items: ItemRepository, files: FileStore, item: Item, target: SyncTarget) -> bool:
     """Write the other side's copy of ``item``; attachments get their own copy of the file."""
     replica = replica_of(item, target)
+    written = items.put_replica(replica)
+    if not written:
+        return False  # a replay or an older change: nothing to do, not even the file
+    count("ItemSynced")
     if isinstance(item, Attachment) and isinstance(replica, Attachment) and not replica.deleted:
         try:
             files.copy(item.object_key, replica.object_key)
-        except FileNotFoundError:
-            # Not uploaded yet: the copy is made when the replica is first downloaded.
-            logger.info("attachment file not uploaded yet", extra={"item_id": item.item_id})
-    written = items.put_replica(replica)
-    if written:
-        count("ItemSynced")
-    return written
+        except Exception:
+            # Not uploaded yet, or storage unavailable: the replica is in place, and its file is
+            # copied when it is first downloaded.
+            logger.info("attachment file not copied yet", extra={"item_id": item.item_id})
+    return True
 
 
 def on_item_changed(items: ItemRepository, files: FileStore, event: ItemChanged) -> None:
@@ -77,9 +77,10 @@ def catch_up(
     idempotent and never overwrites a newer replica.
     """
     lead_ticket = tickets.get(lead_tenant_id, lead_ticket_id)
-    if lead_ticket.outsourcing_id != outsourcing_id or lead_ticket.peer_ticket_id is None:
+    if lead_ticket.outsourcing_id != outsourcing_id or lead_ticket.sync_target() is None:
+        # Not (or no longer) in progress: a late or replayed start-of-work record brings nothing.
         return 0
-    if lead_ticket.peer_owner_id is None:
+    if lead_ticket.peer_owner_id is None or lead_ticket.peer_ticket_id is None:
         return 0
     sides = (
         (
@@ -118,27 +119,13 @@ def catch_up(
     return written
 
 
-def record_cost(items: ItemRepository, event: OutsourcingChanged, now: datetime) -> bool:
-    """At completion, the receiver's time as one non-billable charge on the lead ticket."""
-    outsourcing = event.after
-    if outsourcing is None or outsourcing.insourced_ticket_id is None:
-        return False
-    receiver_time = [
-        item
-        for item in all_items(items, outsourcing.receiver_id, outsourcing.insourced_ticket_id)
-        if isinstance(item, TimeEntry) and item.origin is Origin.LOCAL and _visible(item)
-    ]
-    return items.add_once(cost_charge(outsourcing, receiver_time, now))
-
-
 def on_outsourcing_changed(
     tickets: TicketRepository,
     items: ItemRepository,
     files: FileStore,
     event: OutsourcingChanged,
-    now: datetime,
 ) -> None:
-    """Start-up and wind-down work of a transition (reacting to the lead's copy only)."""
+    """When work starts or resumes, catch both sides up (reacting to the lead's copy only)."""
     after = event.after
     if after is None or after.side is not Side.LEAD:
         return
@@ -149,8 +136,6 @@ def on_outsourcing_changed(
         catch_up(
             tickets, items, files, after.outsourcing_id, after.lead_tenant_id, after.lead_ticket_id
         )
-    elif after.status is OutsourceStatus.COMPLETE:
-        record_cost(items, event, now)
 
 
 def on_ticket_changed(tickets: TicketRepository, event: TicketChanged) -> None:

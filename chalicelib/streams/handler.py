@@ -14,7 +14,6 @@ from typing import Any
 from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
-from chalicelib.domain.clock import utcnow
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
 from chalicelib.observability import flush_metrics
 from chalicelib.service import sync
@@ -31,18 +30,20 @@ streams = Blueprint(__name__)
 def build_dispatcher(container: Container) -> Dispatcher:
     """Every reaction of the service, by domain event type."""
 
-    def outsourcing_changed(event: OutsourcingChanged) -> None:
-        sync.on_outsourcing_changed(
-            container.tickets, container.items, container.files, event, utcnow()
-        )
-
     return Dispatcher(
         {
             ItemChanged: [
                 partial(sync.on_item_changed, container.items, container.files),
                 partial(remove_deleted_attachment_file, container.files),
             ],
-            OutsourcingChanged: [outsourcing_changed],
+            OutsourcingChanged: [
+                partial(
+                    sync.on_outsourcing_changed,
+                    container.tickets,
+                    container.items,
+                    container.files,
+                )
+            ],
             TicketChanged: [partial(sync.on_ticket_changed, container.tickets)],
         }
     )

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
+from chalicelib.domain.events import ItemChanged, TicketChanged
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.items import Attachment, Charge, Item, Note, Origin, TimeEntry
+from chalicelib.domain.items import Attachment, Item, Note, Origin, TimeEntry
 from chalicelib.domain.outsourcing import (
     Lane,
     OutsourceStatus,
@@ -21,7 +21,7 @@ from chalicelib.domain.outsourcing import (
     Terms,
     TicketSnapshot,
 )
-from chalicelib.domain.sync import replica_id
+from chalicelib.domain.sync import cost_charge, replica_id
 from chalicelib.domain.tickets import Priority, Ticket
 from chalicelib.service import sync
 from tests.unit.fakes import FakeFileStore, FakeItemRepository, FakeTicketRepository
@@ -220,29 +220,19 @@ def _time(hours: str, *, internal: bool = False) -> TimeEntry:
         (PricingType.FLAT, Decimal(1), Decimal(80)),
     ],
 )
-def test_completion_records_the_cost_once(
-    items: FakeItemRepository,
-    pricing: PricingType,
-    quantity: Decimal,
-    unit_cost: Decimal,
+def test_the_cost_charge_sums_the_receivers_public_time(
+    pricing: PricingType, quantity: Decimal, unit_cost: Decimal
 ) -> None:
-    for hours, internal in (("1.5", False), ("2", False), ("9", True)):
-        items.add(_time(hours, internal=internal))
-    event = OutsourcingChanged(
-        before=_outsourcing(OutsourceStatus.WAITING_APPROVAL, pricing),
-        after=_outsourcing(OutsourceStatus.COMPLETE, pricing),
-    )
-    assert sync.record_cost(items, event, NOW) is True
-    assert sync.record_cost(items, event, NOW) is False
-    charges = [i for i in items.items.values() if isinstance(i, Charge)]
-    assert len(charges) == 1
-    charge = charges[0]
+    time = [_time("1.5"), _time("2"), dataclasses.replace(_time("4"), deleted=True)]
+    charge = cost_charge(_outsourcing(OutsourceStatus.COMPLETE, pricing), time, NOW)
     assert (charge.tenant_id, charge.ticket_id) == (LEAD, LEAD_TICKET)
     assert (charge.quantity, charge.unit_cost) == (quantity, unit_cost)
     assert charge.billable is False
     assert charge.internal is True
     assert charge.currency == "EUR"
     assert "3.5 h" in charge.name
+    again = cost_charge(_outsourcing(OutsourceStatus.COMPLETE, pricing), time, NOW)
+    assert again.item_id == charge.item_id  # one per outsourcing, however often computed
 
 
 def _lead_ticket(**fields: object) -> Ticket:

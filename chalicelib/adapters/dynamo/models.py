@@ -270,6 +270,7 @@ class ItemRecord(Record):
     internal = BooleanAttribute(default=False)
     origin = UnicodeAttribute(default="local")
     origin_tenant = UnicodeAttribute(null=True)
+    origin_ticket_id = UnicodeAttribute(null=True)
     origin_item_id = UnicodeAttribute(null=True)
     origin_version = NumberAttribute(null=True)
     outsourcing_id = UnicodeAttribute(null=True)

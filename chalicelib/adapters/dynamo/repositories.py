@@ -620,6 +620,7 @@ def _item_common(item: Item) -> dict[str, Any]:
         "internal": item.internal,
         "origin": item.origin.value,
         "origin_tenant": item.origin_tenant,
+        "origin_ticket_id": item.origin_ticket_id,
         "origin_item_id": item.origin_item_id,
         "origin_version": item.origin_version,
         "outsourcing_id": item.outsourcing_id,
@@ -674,6 +675,7 @@ def item_from(record: ItemRecord) -> Item:
         "internal": bool(record.internal),
         "origin": Origin(record.origin),
         "origin_tenant": record.origin_tenant,
+        "origin_ticket_id": record.origin_ticket_id,
         "origin_item_id": record.origin_item_id,
         "origin_version": (
             int(record.origin_version) if record.origin_version is not None else None
@@ -1552,6 +1554,8 @@ class DynamoOutsourcingRepository:
                     )
                 for ticket in plan.new_tickets:
                     tx.save(_ticket_record(ticket))
+                for item in plan.new_items:
+                    tx.save(item_record(item), condition=ItemRecord.pk.does_not_exist())
         except TransactWriteError as exc:
             if tx.failed(exc, "copy"):
                 raise ConflictError(
