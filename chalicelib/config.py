@@ -3,14 +3,22 @@
 Everything else asks :func:`get_settings` for a :class:`Settings` object. It is built on first use
 (never at import), so tests and the local stack can set the environment first, and it is cached
 for the life of the process. :func:`reset_settings` drops the cache (tests, local stack).
+
+Each field is read from the environment variable of the same name in upper case (or from its
+aliases); pydantic converts and validates the strings. (A plain model rather than
+pydantic-settings: that package imports asyncio and much more, a fifth of a second of every cold
+start.)
 """
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 DEFAULT_CONTENT_TYPES = (
     "application/pdf",
@@ -33,10 +41,10 @@ DEFAULT_CONTENT_TYPES = (
 )
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """The deployment's configuration, from environment variables (names are case-insensitive)."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_by_name=True)
 
     stage: str = "local"
     service_name: str = Field("outsourcing", validation_alias="POWERTOOLS_SERVICE_NAME")
@@ -75,11 +83,40 @@ class Settings(BaseSettings):
     def dynamodb_endpoint(self) -> str | None:
         return self.dynamodb_endpoint_url or self.aws_endpoint_url
 
+    @field_validator("attachment_content_types", mode="before")
+    @classmethod
+    def _content_types(cls, value: Any) -> Any:
+        """A JSON list or a comma-separated string."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return tuple(json.loads(value))
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from an environment mapping (variable names compared case-insensitively)."""
+        upper = {key.upper(): value for key, value in environ.items()}
+        values: dict[str, Any] = {}
+        for name, field in cls.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                candidates = [str(choice) for choice in alias.choices]
+            elif isinstance(alias, str):
+                candidates = [alias]
+            else:
+                candidates = [name]
+            for candidate in candidates:
+                if candidate.upper() in upper:
+                    values[name] = upper[candidate.upper()]
+                    break
+        return cls.model_validate(values)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, built from the environment on first call."""
-    return Settings()
+    return Settings.from_environ(os.environ)
 
 
 def reset_settings() -> None:

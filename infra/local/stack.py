@@ -166,7 +166,7 @@ class Stack:
         from chalicelib.config import Settings
         from infra.local.resources import provision
 
-        settings = Settings()
+        settings = Settings.from_environ(os.environ)
         dynamodb_endpoint = self.environ.get("DYNAMODB_ENDPOINT_URL") or endpoint
         session = boto3.session.Session(region_name=settings.region)
         config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 5})
