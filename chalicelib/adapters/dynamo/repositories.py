@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import (
     DeleteError,
@@ -88,6 +88,7 @@ from chalicelib.domain.tickets import Priority, Ticket, TicketSource, TicketStat
 from chalicelib.ports import IdempotencyRecord as IdempotencyEntry
 from chalicelib.ports import Page, StoredResponse, TransitionPlan
 
+T = TypeVar("T")
 CONDITION_FAILED = "ConditionalCheckFailedException"
 # Records built with this version, and updated with add_version_condition=False, get their version
 # incremented without a condition. (With no version at all, PynamoDB would reset it to 1.)
@@ -181,6 +182,38 @@ def _set_actions(model: type[Model], changes: Mapping[str, Any]) -> list[Action]
         attribute = attributes[name]
         actions.append(attribute.remove() if value is None else attribute.set(value))
     return actions
+
+
+def _query_page(
+    query: Any,
+    hash_value: str,
+    to_domain: Callable[[Any], T],
+    *,
+    record_type: type[Model],
+    cursor: str | None,
+    limit: int,
+    expected: dict[str, str],
+    prefixes: dict[str, str],
+    range_key_condition: Any = None,
+    filter_condition: Any = None,
+    newest_first: bool = False,
+) -> Page[T]:
+    """One page of a list: exactly one Query (on the table or an index), with a cursor that is
+    only accepted back for the same list."""
+    start = cursors.decode(cursor, expected=expected, prefixes=prefixes)
+    result = query(
+        hash_value,
+        range_key_condition,
+        filter_condition=filter_condition,
+        scan_index_forward=not newest_first,
+        limit=limit,
+        last_evaluated_key=start,
+    )
+    records = list(result)
+    return Page(
+        items=[to_domain(r) for r in records if isinstance(r, record_type)],
+        next_cursor=cursors.encode(result.last_evaluated_key),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,17 +364,16 @@ class DynamoApiKeyRepository:
 
     def list(self, tenant_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
         pk = tenant_pk(tenant_id)
-        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "KEY#"})
-        result = ApiKeyRecord.query(
+        return _query_page(
+            ApiKeyRecord.query,
             pk,
-            ApiKeyRecord.sk.startswith("KEY#"),
+            _key_from,
+            record_type=ApiKeyRecord,
+            cursor=cursor,
             limit=limit,
-            last_evaluated_key=start,
-        )
-        records = list(result)
-        return Page(
-            items=[_key_from(r) for r in records],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+            expected={"pk": pk},
+            prefixes={"sk": "KEY#"},
+            range_key_condition=ApiKeyRecord.sk.startswith("KEY#"),
         )
 
     def revoke(self, key: ApiKey, at: datetime) -> ApiKey:
@@ -550,22 +582,17 @@ class DynamoTicketRepository:
         else:
             index, hash_attr, hash_value = TicketRecord.gsi1, "gsi1pk", base
             filter_condition = None
-        start = cursors.decode(
-            cursor,
+        return _query_page(
+            index.query,
+            hash_value,
+            ticket_from,
+            record_type=TicketRecord,
+            cursor=cursor,
+            limit=limit,
             expected={hash_attr: hash_value, "sk": TicketRecord.SK},
             prefixes={"pk": f"T#{tenant_id}#TK#"},
-        )
-        result = index.query(
-            hash_value,
             filter_condition=filter_condition,
-            scan_index_forward=False,
-            limit=limit,
-            last_evaluated_key=start,
-        )
-        records = list(result)
-        return Page(
-            items=[ticket_from(r) for r in records if isinstance(r, TicketRecord)],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+            newest_first=True,
         )
 
 
@@ -807,18 +834,17 @@ class DynamoItemRepository:
         include_deleted: bool = False,
     ) -> Page[Item]:
         pk = ticket_pk(tenant_id, ticket_id)
-        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "ITEM#"})
-        result = Record.query(
+        return _query_page(
+            Record.query,
             pk,
-            Record.sk.startswith("ITEM#"),
-            filter_condition=None if include_deleted else ItemRecord.deleted == False,  # noqa: E712
+            item_from,
+            record_type=ItemRecord,
+            cursor=cursor,
             limit=limit,
-            last_evaluated_key=start,
-        )
-        records = list(result)
-        return Page(
-            items=[item_from(r) for r in records if isinstance(r, ItemRecord)],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+            expected={"pk": pk},
+            prefixes={"sk": "ITEM#"},
+            range_key_condition=Record.sk.startswith("ITEM#"),
+            filter_condition=None if include_deleted else ItemRecord.deleted == False,  # noqa: E712
         )
 
 
@@ -954,18 +980,17 @@ class DynamoInvitationRepository:
 
     def list(self, lead_tenant_id: str, limit: int, cursor: str | None) -> Page[Invitation]:
         pk = tenant_pk(lead_tenant_id)
-        start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "INVITATION#"})
-        result = InvitationRecord.query(
+        return _query_page(
+            InvitationRecord.query,
             pk,
-            InvitationRecord.sk.startswith("INVITATION#"),
-            scan_index_forward=False,
+            _invitation_from,
+            record_type=InvitationRecord,
+            cursor=cursor,
             limit=limit,
-            last_evaluated_key=start,
-        )
-        records = list(result)
-        return Page(
-            items=[_invitation_from(r) for r in records],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+            expected={"pk": pk},
+            prefixes={"sk": "INVITATION#"},
+            range_key_condition=InvitationRecord.sk.startswith("INVITATION#"),
+            newest_first=True,
         )
 
     def _record(self, invitation: Invitation) -> InvitationRecord:
@@ -1110,28 +1135,29 @@ class DynamoPartnershipRepository:
     def list(
         self, tenant_id: str, role: PartnerRole | None, limit: int, cursor: str | None
     ) -> Page[Partnership]:
-        result: Any
+        pk = tenant_pk(tenant_id)
+        common: dict[str, Any] = {
+            "record_type": PartnershipRecord,
+            "cursor": cursor,
+            "limit": limit,
+            "prefixes": {"sk": "PARTNERSHIP#"},
+        }
         if role is None:
-            pk = tenant_pk(tenant_id)
-            start = cursors.decode(cursor, expected={"pk": pk}, prefixes={"sk": "PARTNERSHIP#"})
-            result = PartnershipRecord.query(
+            return _query_page(
+                PartnershipRecord.query,
                 pk,
-                PartnershipRecord.sk.startswith("PARTNERSHIP#"),
-                limit=limit,
-                last_evaluated_key=start,
+                _partnership_from,
+                expected={"pk": pk},
+                range_key_condition=PartnershipRecord.sk.startswith("PARTNERSHIP#"),
+                **common,
             )
-        else:
-            hash_value = f"T#{tenant_id}#PARTNERS#{role.value}"
-            start = cursors.decode(
-                cursor,
-                expected={"gsi1pk": hash_value, "pk": tenant_pk(tenant_id)},
-                prefixes={"sk": "PARTNERSHIP#"},
-            )
-            result = PartnershipRecord.gsi1.query(hash_value, limit=limit, last_evaluated_key=start)
-        records = list(result)
-        return Page(
-            items=[_partnership_from(r) for r in records if isinstance(r, PartnershipRecord)],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+        hash_value = f"T#{tenant_id}#PARTNERS#{role.value}"
+        return _query_page(
+            PartnershipRecord.gsi1.query,
+            hash_value,
+            _partnership_from,
+            expected={"gsi1pk": hash_value, "pk": pk},
+            **common,
         )
 
     def deactivate(self, partnership: Partnership, by_tenant_id: str, at: datetime) -> Partnership:
@@ -1490,18 +1516,16 @@ class DynamoOutsourcingRepository:
             index, hash_attr, hash_value = OutsourcingRecord.gsi1, "gsi1pk", base
         else:
             index, hash_attr, hash_value = OutsourcingRecord.gsi2, "gsi2pk", f"{base}#S#{status}"
-        start = cursors.decode(
-            cursor,
+        return _query_page(
+            index.query,
+            hash_value,
+            outsourcing_from,
+            record_type=OutsourcingRecord,
+            cursor=cursor,
+            limit=limit,
             expected={hash_attr: hash_value, "pk": tenant_pk(owner_id)},
             prefixes={"sk": "OUTSOURCING#"},
-        )
-        result = index.query(
-            hash_value, scan_index_forward=False, limit=limit, last_evaluated_key=start
-        )
-        records = list(result)
-        return Page(
-            items=[outsourcing_from(r) for r in records if isinstance(r, OutsourcingRecord)],
-            next_cursor=cursors.encode(result.last_evaluated_key),
+            newest_first=True,
         )
 
     def apply(self, plan: TransitionPlan) -> None:
