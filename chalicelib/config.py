@@ -67,7 +67,8 @@ class Settings(BaseModel):
     operator_key: SecretStr | None = None
     operator_key_parameter: str | None = None
 
-    api_base_url: str = "http://127.0.0.1:8000"
+    # The API's public address for the OpenAPI document; "/" (relative) unless configured.
+    api_base_url: str = "/"
 
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_content_types: tuple[str, ...] = DEFAULT_CONTENT_TYPES
