@@ -133,9 +133,6 @@ class ItemRepository(Protocol):
     def update(self, item: Item, changes: Mapping[str, Any]) -> Item:
         """Apply ``changes`` if the stored version is ``item.version``, else ``ConflictError``."""
 
-    def delete(self, item: Item, at: datetime) -> Item:
-        """Mark the item deleted (a tombstone, so replicas and feeds see the delete)."""
-
     def list(
         self,
         tenant_id: str,

@@ -229,7 +229,7 @@ class RepositoryContract:
         notes = [_note(tenant_id, ticket_id, f"n{i}") for i in range(3)]
         for note in notes:
             repos.items.add(note)
-        repos.items.delete(notes[1], utcnow())
+        repos.items.update(notes[1], {"deleted": True, "updated_at": utcnow()})
         listed = repos.items.list(tenant_id, ticket_id, 10, None).items
         assert [i.item_id for i in listed] == [notes[0].item_id, notes[2].item_id]
         with pytest.raises(NotFoundError):
@@ -563,7 +563,7 @@ class SyncRepositoryContract(RepositoryContract):
         live, gone = _note(tenant_id, ticket_id, "live"), _note(tenant_id, ticket_id, "gone")
         repos.items.add(live)
         repos.items.add(gone)
-        repos.items.delete(gone, utcnow())
+        repos.items.update(gone, {"deleted": True, "updated_at": utcnow()})
         visible = repos.items.list(tenant_id, ticket_id, 10, None).items
         everything = repos.items.list(tenant_id, ticket_id, 10, None, include_deleted=True).items
         assert [i.item_id for i in visible] == [live.item_id]

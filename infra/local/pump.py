@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -259,17 +258,3 @@ def file_dead_letters(path: Path) -> Callable[[dict[str, Any]], None]:
             handle.write(json.dumps(entry, default=str) + "\n")
 
     return write
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` until true or ``timeout``; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-def sequence_numbers(records: Iterable[dict[str, Any]]) -> list[int]:
-    return [int(r["dynamodb"]["SequenceNumber"]) for r in records]

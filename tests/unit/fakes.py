@@ -196,9 +196,6 @@ class FakeItemRepository:
         self.items[(item.tenant_id, item.ticket_id, item.item_id)] = updated
         return updated
 
-    def delete(self, item: Item, at: datetime) -> Item:
-        return self.update(item, {"deleted": True, "updated_at": at})
-
     def list(
         self,
         tenant_id: str,

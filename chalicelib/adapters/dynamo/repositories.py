@@ -795,9 +795,6 @@ class DynamoItemRepository:
             )
         return dataclasses.replace(item, **changes, version=int(record.version))
 
-    def delete(self, item: Item, at: datetime) -> Item:
-        return self.update(item, {"deleted": True, "updated_at": at})
-
     def add_once(self, item: Item) -> bool:
         try:
             item_record(item).save(condition=ItemRecord.pk.does_not_exist())
