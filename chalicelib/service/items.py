@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,6 +154,19 @@ def list_items(
     """Every live item of the ticket, newest last."""
     get_ticket(tickets, tenant_id, ticket_id)
     return items.list(tenant_id, ticket_id, limit, cursor)
+
+
+def all_items(
+    items: ItemRepository, tenant_id: str, ticket_id: str, *, include_deleted: bool = False
+) -> Iterator[Item]:
+    """Every item of a ticket (tombstones too, if asked), oldest first, following the pages."""
+    cursor: str | None = None
+    while True:
+        page = items.list(tenant_id, ticket_id, 100, cursor, include_deleted=include_deleted)
+        yield from page.items
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 def object_key(tenant_id: str, ticket_id: str, attachment_id: str, file_name: str) -> str:

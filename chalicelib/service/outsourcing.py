@@ -45,6 +45,7 @@ from chalicelib.ports import (
     TicketRepository,
     TransitionPlan,
 )
+from chalicelib.service.items import all_items
 from chalicelib.service.tickets import get_ticket
 
 
@@ -319,19 +320,11 @@ def _cost_at_completion(ports: OutsourcingPorts, lead_copy: Outsourcing, now: da
     """The receiver's time as it stands at completion, as one charge in the same transaction."""
     time: list[TimeEntry] = []
     if lead_copy.insourced_ticket_id is not None:
-        cursor: str | None = None
-        while True:
-            page = ports.items.list(
-                lead_copy.receiver_id, lead_copy.insourced_ticket_id, 100, cursor
-            )
-            time.extend(
-                i
-                for i in page.items
-                if isinstance(i, TimeEntry) and i.origin is Origin.LOCAL and not i.internal
-            )
-            cursor = page.next_cursor
-            if cursor is None:
-                break
+        time = [
+            item
+            for item in all_items(ports.items, lead_copy.receiver_id, lead_copy.insourced_ticket_id)
+            if isinstance(item, TimeEntry) and item.origin is Origin.LOCAL and not item.internal
+        ]
     return cost_charge(lead_copy, time, now)
 
 

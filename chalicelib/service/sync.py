@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
 from chalicelib.domain.items import Attachment, Item, Origin
 from chalicelib.domain.outsourcing import Side, SyncTarget, syncs
@@ -17,8 +15,7 @@ from chalicelib.domain.sync import replica_of
 from chalicelib.domain.tickets import SYNCED_FIELDS
 from chalicelib.observability import count, logger
 from chalicelib.ports import FileStore, ItemRepository, TicketRepository
-
-_PAGE = 100
+from chalicelib.service.items import all_items
 
 
 def _visible(item: Item | None) -> bool:
@@ -50,17 +47,6 @@ def on_item_changed(items: ItemRepository, files: FileStore, event: ItemChanged)
     if not (_visible(item) or _visible(event.before)):
         return  # internal or deleted before and after: nothing the other side may see changed
     replicate(items, files, item, item.shared_with)
-
-
-def all_items(items: ItemRepository, tenant_id: str, ticket_id: str) -> Iterator[Item]:
-    """Every item of a ticket, tombstones included, following the pages."""
-    cursor: str | None = None
-    while True:
-        page = items.list(tenant_id, ticket_id, _PAGE, cursor, include_deleted=True)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 def catch_up(
@@ -106,8 +92,9 @@ def catch_up(
             peer_owner_id=peer_owner,
             peer_ticket_id=peer_ticket,
         )
-        for item in all_items(items, owner, ticket_id):
-            if item.origin is Origin.LOCAL and (_visible(item) or item.deleted or item.internal):
+        for item in all_items(items, owner, ticket_id, include_deleted=True):
+            # Every local item, hidden ones too: their tombstones hide earlier replicas.
+            if item.origin is Origin.LOCAL:
                 written += int(replicate(items, files, item, target))
     fields = {name: getattr(lead_ticket, name) for name in SYNCED_FIELDS}
     tickets.apply_lead_fields(

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from chalicelib.domain.items import Attachment, Charge, Item, Note, TimeEntry
+from chalicelib.domain.items import Attachment, Charge, Note, TimeEntry
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.tickets import Ticket
 from chalicelib.ports import ItemRepository, TenantRepository, TicketRepository
+from chalicelib.service.items import all_items
 from chalicelib.service.tickets import get_ticket
-
-_PAGE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +35,6 @@ class WorkOrder:
     @property
     def charges_total(self) -> Decimal:
         return sum((c.quantity * c.unit_price for c in self.charges if c.billable), Decimal(0))
-
-
-def all_items(items: ItemRepository, tenant_id: str, ticket_id: str) -> Iterator[Item]:
-    """Every live item of a ticket, following the pages."""
-    cursor: str | None = None
-    while True:
-        page = items.list(tenant_id, ticket_id, _PAGE, cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
 
 
 def build_work_order(
