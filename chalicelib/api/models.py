@@ -7,13 +7,12 @@ Money and hours are decimal strings on the way out (numbers are accepted on the 
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import iso, iso_or_none
 from chalicelib.domain.items import Attachment, Charge, Item, Note, TimeEntry
 from chalicelib.domain.money import canonical
 from chalicelib.domain.tenants import ApiKey, Permission, Tenant
@@ -46,10 +45,6 @@ Hours = Annotated[Decimal, Field(ge=0, le=24, max_digits=6, decimal_places=2, al
 Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601, with a timezone")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Limit = Annotated[int, Field(ge=1, le=100)]
-
-
-def _ts(value: datetime | None) -> str | None:
-    return iso(value) if value is not None else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +141,7 @@ class ApiKeyOut(ResponseModel):
             name=key.name,
             permission=key.permission,
             created_at=iso(key.created_at),
-            revoked_at=_ts(key.revoked_at),
+            revoked_at=iso_or_none(key.revoked_at),
             active=key.active,
         )
 
@@ -238,7 +233,7 @@ class TicketOut(ResponseModel):
             priority=ticket.priority,
             status=ticket.status,
             queue=ticket.queue,
-            complete_by=_ts(ticket.complete_by),
+            complete_by=iso_or_none(ticket.complete_by),
             organization=ticket.organization,
             contact=ticket.contact,
             site=ticket.site,

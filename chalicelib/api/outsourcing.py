@@ -17,8 +17,7 @@ from chalicelib.api.models import (
     TicketSnapshotOut,
 )
 from chalicelib.api.routing import Api, Call
-from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import RuleViolationError, ValidationError
+from chalicelib.domain.clock import iso, iso_or_none
 from chalicelib.domain.money import canonical
 from chalicelib.domain.outsourcing import (
     OPEN,
@@ -35,12 +34,6 @@ from chalicelib.service import outsourcing as service
 api = Api(__name__, "outsourcing")
 
 
-def _opt_iso(value: object) -> str | None:
-    from datetime import datetime
-
-    return iso(value) if isinstance(value, datetime) else None
-
-
 def outsourcing_out(copy: Outsourcing) -> OutsourcingOut:
     """The caller's view: each side sees its own ticket id, only the lead its customer rate."""
     terms = copy.terms
@@ -51,8 +44,8 @@ def outsourcing_out(copy: Outsourcing) -> OutsourcingOut:
         lane=copy.lane.value,
         side=copy.side.value,
         terms=TermsOut(
-            complete_by=_opt_iso(terms.complete_by),
-            accept_by=_opt_iso(terms.accept_by),
+            complete_by=iso_or_none(terms.complete_by),
+            accept_by=iso_or_none(terms.accept_by),
             instructions=terms.instructions,
             pricing=PricingOut(
                 type=terms.pricing_type.value, amount=canonical(terms.pricing_amount)
@@ -79,7 +72,7 @@ def outsourcing_out(copy: Outsourcing) -> OutsourcingOut:
             title=copy.ticket.title,
             description=copy.ticket.description,
             priority=copy.ticket.priority,
-            complete_by=_opt_iso(copy.ticket.complete_by),
+            complete_by=iso_or_none(copy.ticket.complete_by),
             organization=copy.ticket.organization,
             contact=copy.ticket.contact,
             site=copy.ticket.site,
@@ -117,20 +110,6 @@ def outsourcing_out(copy: Outsourcing) -> OutsourcingOut:
 )
 def outsource(call: Call) -> OutsourcingOut:
     body: OutsourceRequest = call.body
-    receivers = [
-        name
-        for name in ("partnership_id", "subcontractor_id", "network_id")
-        if getattr(body, name) is not None
-    ]
-    if len(receivers) != 1:
-        raise ValidationError(
-            "Give exactly one of partnership_id, subcontractor_id or network_id.",
-            field=receivers[1] if len(receivers) > 1 else "partnership_id",
-        )
-    if body.partnership_id is None:
-        raise RuleViolationError(
-            "Only partner outsourcing is available in this version.", code="lane_not_available"
-        )
     given = body.terms
     terms = Terms(
         complete_by=given.complete_by,
@@ -142,11 +121,15 @@ def outsource(call: Call) -> OutsourcingOut:
         authorized_charges=given.authorized_charges,
         bill_customer_rate=given.bill_customer_rate,
     )
-    copy = service.outsource_to_partner(
+    copy = service.outsource(
         call.container.outsourcing_ports,
         call.tenant_id,
         call.params["ticket_id"],
-        partnership_id=body.partnership_id,
+        receivers={
+            "partnership_id": body.partnership_id,
+            "subcontractor_id": body.subcontractor_id,
+            "network_id": body.network_id,
+        },
         terms=terms,
         actor=call.actor,
         now=call.now,

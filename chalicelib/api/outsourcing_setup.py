@@ -12,7 +12,6 @@ from chalicelib.api.models import (
 from chalicelib.api.routing import Api, Call
 from chalicelib.domain import agreement
 from chalicelib.domain.clock import iso
-from chalicelib.domain.errors import RuleViolationError
 from chalicelib.domain.tenants import INVITATION_PLACEHOLDERS, Permission, Tenant
 from chalicelib.service import outsourcing_setup
 from chalicelib.service.tenants import get_tenant
@@ -35,11 +34,6 @@ def _document(tenant: Tenant) -> AgreementDocument:
 
 
 def _settings(tenant: Tenant) -> SettingsOut:
-    try:
-        agreement.ensure_outsourcing_allowed(tenant)
-        allowed = True
-    except RuleViolationError:
-        allowed = False
     return SettingsOut(
         enabled=tenant.outsourcing_enabled,
         invitation_subject=tenant.settings.invitation_subject,
@@ -47,7 +41,7 @@ def _settings(tenant: Tenant) -> SettingsOut:
         invitation_expiry_days=tenant.settings.invitation_expiry_days,
         placeholders=sorted(INVITATION_PLACEHOLDERS),
         agreement_accepted=agreement.is_accepted(tenant),
-        outsourcing_allowed=allowed,
+        outsourcing_allowed=agreement.outsourcing_allowed(tenant),
     )
 
 

@@ -20,14 +20,14 @@ from chalicelib.api.models import (
     PartnershipOut,
 )
 from chalicelib.api.routing import Api, Call
-from chalicelib.domain.clock import iso
+from chalicelib.domain.clock import iso, iso_or_none
 from chalicelib.domain.outsourcing import OutsourceStatus
 from chalicelib.domain.partners import (
-    DEFAULT_STATUS_MAP,
     Invitation,
     PartnerMapping,
     PartnerRole,
     Partnership,
+    status_map_with,
 )
 from chalicelib.domain.tenants import Permission
 from chalicelib.service import partners
@@ -59,7 +59,7 @@ def _partnership(partnership: Partnership) -> PartnershipOut:
         tenant_name=partnership.partner_name,
         status=partnership.status.value,
         created_at=iso(partnership.created_at),
-        deactivated_at=iso(partnership.deactivated_at) if partnership.deactivated_at else None,
+        deactivated_at=iso_or_none(partnership.deactivated_at),
     )
 
 
@@ -280,15 +280,14 @@ def get_mapping(call: Call) -> MappingOut:
 )
 def put_mapping(call: Call) -> MappingOut:
     body: MappingBody = call.body
-    status_map = dict(DEFAULT_STATUS_MAP)
-    for status, ticket_status in (body.status_map or {}).items():
-        status_map[OutsourceStatus(status)] = ticket_status
     mapping = PartnerMapping(
         organization=body.organization,
         queue=body.queue,
         work_type=body.work_type,
         resource=body.resource,
-        status_map=status_map,
+        status_map=status_map_with(
+            {OutsourceStatus(k): v for k, v in (body.status_map or {}).items()}
+        ),
     )
     partnership_id = call.params["partnership_id"]
     saved = partners.set_mapping(

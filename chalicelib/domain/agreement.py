@@ -52,6 +52,10 @@ def ensure_outsourcing_allowed(tenant: Tenant) -> None:
         )
 
 
+def outsourcing_allowed(tenant: Tenant) -> bool:
+    return is_accepted(tenant) and tenant.outsourcing_enabled
+
+
 def ensure_current_version(version: str) -> None:
     """Accepting is only possible for the text the caller has seen: the current version (409)."""
     if version != CURRENT_VERSION:

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from chalicelib.domain.errors import ConflictError, PermissionDeniedError, RuleViolationError
+from chalicelib.domain.errors import (
+    ConflictError,
+    PermissionDeniedError,
+    RuleViolationError,
+    ValidationError,
+)
 
 
 class OutsourceStatus(enum.StrEnum):
@@ -45,6 +50,25 @@ class Lane(enum.StrEnum):
     PARTNER = "partner"
     SUBCONTRACTOR = "subcontractor"
     NETWORK = "network"
+
+
+RECEIVER_FIELDS: dict[str, Lane] = {
+    "partnership_id": Lane.PARTNER,
+    "subcontractor_id": Lane.SUBCONTRACTOR,
+    "network_id": Lane.NETWORK,
+}
+
+
+def receiver_lane(given: dict[str, str | None]) -> tuple[Lane, str]:
+    """Exactly one receiver must be named (400 otherwise); its lane and id."""
+    named = [(name, value) for name, value in given.items() if value is not None]
+    if len(named) != 1:
+        raise ValidationError(
+            "Give exactly one of partnership_id, subcontractor_id or network_id.",
+            field=named[1][0] if len(named) > 1 else "partnership_id",
+        )
+    name, value = named[0]
+    return RECEIVER_FIELDS[name], value
 
 
 class Side(enum.StrEnum):

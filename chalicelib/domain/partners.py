@@ -133,6 +133,13 @@ DEFAULT_STATUS_MAP: dict[OutsourceStatus, TicketStatus] = {
 }
 
 
+def status_map_with(
+    overrides: Mapping[OutsourceStatus, TicketStatus],
+) -> dict[OutsourceStatus, TicketStatus]:
+    """The default status map with the given entries replaced (the others keep defaults)."""
+    return {**DEFAULT_STATUS_MAP, **overrides}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PartnerMapping:
     """How a service partner files work received from one lead partner."""

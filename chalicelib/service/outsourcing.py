@@ -30,6 +30,7 @@ from chalicelib.domain.outsourcing import (
     TicketSnapshot,
     check_terms,
     next_status,
+    receiver_lane,
 )
 from chalicelib.domain.partners import PartnerMapping, PartnerRole
 from chalicelib.domain.sync import cost_charge
@@ -68,6 +69,33 @@ def _snapshot(ticket: Ticket) -> TicketSnapshot:
         organization=ticket.organization,
         contact=ticket.contact,
         site=ticket.site,
+    )
+
+
+def outsource(
+    ports: OutsourcingPorts,
+    lead_tenant_id: str,
+    ticket_id: str,
+    *,
+    receivers: dict[str, str | None],
+    terms: Terms,
+    actor: str,
+    now: datetime,
+) -> Outsourcing:
+    """Hand the ticket to the one receiver named (partnership, subcontractor or network)."""
+    lane, receiver_id = receiver_lane(receivers)
+    if lane is not Lane.PARTNER:
+        raise RuleViolationError(
+            "Only partner outsourcing is available in this version.", code="lane_not_available"
+        )
+    return outsource_to_partner(
+        ports,
+        lead_tenant_id,
+        ticket_id,
+        partnership_id=receiver_id,
+        terms=terms,
+        actor=actor,
+        now=now,
     )
 
 
