@@ -98,3 +98,22 @@ def test_outsource_accept_and_notes_travel_both_ways(harness: Harness) -> None:
         "waiting_approval",
         "complete",
     ]
+
+
+def test_an_open_outsourcing_keeps_syncing_after_the_partnership_ends(harness: Harness) -> None:
+    # Given work accepted by a partner, and the partnership then deactivated by the partner
+    lead, partner, ticket, partnership = _setup(harness)
+    oid = harness.outsource(lead, ticket["ticket_id"], partnership)["outsourcing_id"]
+    insourced_id = harness.post(f"/v1/outsourcings/{oid}/accept", partner.key).json[
+        "insourced_ticket_id"
+    ]
+    assert harness.post(f"/v1/partners/{partnership}/deactivate", partner.key).status_code == 200
+    # When both sides keep writing
+    harness.post(f"/v1/tickets/{ticket['ticket_id']}/notes", lead.key, {"text": "from lead"})
+    harness.post(f"/v1/tickets/{insourced_id}/notes", partner.key, {"text": "from partner"})
+    harness.pump.drain()
+    # Then the notes still travel until the work ends
+    partner_texts = {i.get("text") for i in _items(harness, partner, insourced_id)}
+    lead_texts = {i.get("text") for i in _items(harness, lead, ticket["ticket_id"])}
+    assert partner_texts == {"from lead", "from partner"}
+    assert lead_texts == {"from lead", "from partner"}
