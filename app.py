@@ -14,10 +14,13 @@ from chalicelib.api import (
 )
 from chalicelib.api.routing import http_middleware
 from chalicelib.jobs import jobs
+from chalicelib.observability import middleware
 from chalicelib.streams.handler import streams
 from chalicelib.streams.retry import operations
 
 app = Chalice(app_name="outsourcing")
+for observe in middleware():
+    app.register_middleware(observe, "all")
 app.register_middleware(http_middleware, "http")
 
 for module in (

@@ -1,7 +1,8 @@
 """Composition root: builds the adapters behind the ports, lazily, once per process.
 
-The HTTP and stream edges ask :func:`get_container` for what a use case needs; nothing is built
-at import time, and tests call :func:`reset_container` after changing the environment.
+The HTTP and stream edges ask :func:`get_container` for the ports bundle a use case takes
+(``outsourcing_ports``, ``item_ports``, ...); nothing is built at import time, AWS clients are made
+on first use, and tests call :func:`reset_container` after changing the environment.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ from typing import Any
 
 from chalicelib.adapters import aws
 from chalicelib.adapters.dynamo import connection
-from chalicelib.adapters.dynamo.repositories import (
-    DynamoApiKeyRepository,
-    DynamoIdempotencyStore,
+from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
+from chalicelib.adapters.dynamo.items import DynamoItemRepository
+from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
+from chalicelib.adapters.dynamo.partners import (
     DynamoInvitationRepository,
-    DynamoItemRepository,
-    DynamoOutsourcingRepository,
     DynamoPartnershipRepository,
-    DynamoTenantRepository,
-    DynamoTicketRepository,
 )
 from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
+from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository, DynamoTenantRepository
+from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
 from chalicelib.adapters.s3 import S3FileStore
 from chalicelib.adapters.secrets import operator_token
 from chalicelib.adapters.ses import SesMailer
@@ -43,16 +43,64 @@ from chalicelib.ports import (
     TenantRepository,
     TicketRepository,
 )
-from chalicelib.service.api_keys import AuthCache
+from chalicelib.service.api_keys import AuthCache, KeyPorts
+from chalicelib.service.items import ItemPorts
 from chalicelib.service.outsourcing import OutsourcingPorts
+from chalicelib.service.partners import PartnerPorts
+from chalicelib.service.replication import ReplicationPorts
 
 
 class Container:
-    """The process's adapters, each built on first use."""
+    """The process's adapters and the ports bundles made of them, each built on first use."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         connection.bind(settings)
+
+    # -- ports bundles, one per group of use cases --------------------------------------------
+
+    @cached_property
+    def key_ports(self) -> KeyPorts:
+        return KeyPorts(keys=self.api_keys, cache=AuthCache(ttl=self.settings.auth_cache_seconds))
+
+    @cached_property
+    def item_ports(self) -> ItemPorts:
+        return ItemPorts(
+            tenants=self.tenants,
+            tickets=self.tickets,
+            items=self.items,
+            files=self.files,
+            upload_policy=UploadPolicy(
+                max_bytes=self.settings.attachment_max_bytes,
+                content_types=frozenset(t.lower() for t in self.settings.attachment_content_types),
+            ),
+            link_seconds=self.settings.presigned_url_seconds,
+        )
+
+    @cached_property
+    def outsourcing_ports(self) -> OutsourcingPorts:
+        return OutsourcingPorts(
+            tenants=self.tenants,
+            tickets=self.tickets,
+            partnerships=self.partnerships,
+            outsourcings=self.outsourcings,
+            items=self.items,
+        )
+
+    @cached_property
+    def partner_ports(self) -> PartnerPorts:
+        return PartnerPorts(
+            tenants=self.tenants,
+            invitations=self.invitations,
+            partnerships=self.partnerships,
+            mailer=self.mailer,
+        )
+
+    @cached_property
+    def replication_ports(self) -> ReplicationPorts:
+        return ReplicationPorts(tickets=self.tickets, items=self.items, files=self.files)
+
+    # -- adapters -------------------------------------------------------------------------------
 
     @cached_property
     def tenants(self) -> TenantRepository:
@@ -83,45 +131,22 @@ class Container:
         return DynamoOutsourcingRepository()
 
     @cached_property
-    def outsourcing_ports(self) -> OutsourcingPorts:
-        return OutsourcingPorts(
-            tenants=self.tenants,
-            tickets=self.tickets,
-            partnerships=self.partnerships,
-            outsourcings=self.outsourcings,
-            items=self.items,
-        )
-
-    @cached_property
     def idempotency(self) -> IdempotencyStore:
         return DynamoIdempotencyStore(self.settings.idempotency_ttl_seconds)
 
     @cached_property
     def files(self) -> FileStore:
-        return S3FileStore(aws.client("s3", self.settings), self.settings.bucket_name)
+        return S3FileStore(lambda: self.client("s3"), self.settings.bucket_name)
 
     @cached_property
     def mailer(self) -> Mailer:
-        return SesMailer(aws.client("ses", self.settings), self.settings.mail_from)
-
-    @cached_property
-    def auth_cache(self) -> AuthCache:
-        return AuthCache(ttl=self.settings.auth_cache_seconds)
-
-    @cached_property
-    def upload_policy(self) -> UploadPolicy:
-        return UploadPolicy(
-            max_bytes=self.settings.attachment_max_bytes,
-            content_types=frozenset(t.lower() for t in self.settings.attachment_content_types),
-        )
+        return SesMailer(lambda: self.client("ses"), self.settings.mail_from)
 
     @cached_property
     def dead_letter_queue(self) -> DeadLetterQueue:
         if not self.settings.dead_letter_queue_url:
             raise NotConfiguredError("DEAD_LETTER_QUEUE_URL is not set.")
-        return SqsDeadLetterQueue(
-            aws.client("sqs", self.settings), self.settings.dead_letter_queue_url
-        )
+        return SqsDeadLetterQueue(self.client("sqs"), self.settings.dead_letter_queue_url)
 
     @cached_property
     def stream_reader(self) -> StreamReader:
@@ -131,7 +156,7 @@ class Container:
         return DynamoStreamReader(streams, self.settings.region)
 
     def operator_token(self) -> str | None:
-        return operator_token(self.settings, lambda: aws.client("ssm", self.settings))
+        return operator_token(self.settings, lambda: self.client("ssm"))
 
     def client(self, service: str) -> Any:
         return aws.client(service, self.settings)

@@ -8,7 +8,6 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from chalicelib.container import get_container
 from chalicelib.domain.clock import utcnow
-from chalicelib.observability import flush_metrics
 from chalicelib.service.outsourcing import expire_due
 
 jobs = Blueprint(__name__)
@@ -17,7 +16,4 @@ jobs = Blueprint(__name__)
 @jobs.schedule(Rate(1, unit=Rate.MINUTES), name="expire_outsourcings")
 def expire_outsourcings(event: CloudWatchEvent) -> dict[str, Any]:
     """Expire assigned outsourcings whose accept-by deadline has passed (every minute)."""
-    try:
-        return {"expired": expire_due(get_container().outsourcing_ports, utcnow())}
-    finally:
-        flush_metrics()
+    return {"expired": expire_due(get_container().outsourcing_ports, utcnow())}

@@ -28,6 +28,14 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Which page of a list: at most ``limit`` entries after the opaque ``cursor``."""
+
+    limit: int = 50
+    cursor: str | None = None
+
+
 class TenantRepository(Protocol):
     def create_with_key(self, tenant: Tenant, key: ApiKey) -> None:
         """Store a new tenant together with its first ``all`` key, atomically."""

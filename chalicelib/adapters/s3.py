@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -10,11 +12,18 @@ from chalicelib.ports import PresignedUpload
 
 
 class S3FileStore:
-    """Implements ``FileStore`` on one bucket. Object keys always start with the owning tenant."""
+    """Implements ``FileStore`` on one bucket. Object keys always start with the owning tenant.
 
-    def __init__(self, s3_client: Any, bucket: str) -> None:
-        self._s3 = s3_client
+    The S3 client is made on first use: most requests that carry a file store never touch it.
+    """
+
+    def __init__(self, client: Callable[[], Any], bucket: str) -> None:
+        self._client = client
         self._bucket = bucket
+
+    @cached_property
+    def _s3(self) -> Any:
+        return self._client()
 
     def presign_upload(
         self, key: str, content_type: str, size: int, expires_in: int

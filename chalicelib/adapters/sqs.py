@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chalicelib.observability import logger
 from chalicelib.ports import DeadLetter
 
 
-def batch_info_message(
-    stream_arn: str, shard_id: str, first: str, last: str, size: int, reason: str
-) -> dict[str, Any]:
-    """An on-failure message in the shape Lambda sends for a DynamoDB stream batch."""
+def batch_info_message(batch: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """An on-failure message in the shape Lambda sends for a DynamoDB stream batch.
+
+    ``batch`` names the range: ``stream_arn``, ``shard_id``, ``first_sequence_number``,
+    ``last_sequence_number`` and its ``records`` (only counted).
+    """
     return {
         "version": "1.0",
         "requestContext": {"condition": reason, "functionArn": "table_stream"},
         "DDBStreamBatchInfo": {
-            "shardId": shard_id,
-            "startSequenceNumber": first,
-            "endSequenceNumber": last,
-            "batchSize": size,
-            "streamArn": stream_arn,
+            "shardId": batch["shard_id"],
+            "startSequenceNumber": batch["first_sequence_number"],
+            "endSequenceNumber": batch["last_sequence_number"],
+            "batchSize": len(batch["records"]),
+            "streamArn": batch["stream_arn"],
         },
     }
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from chalicelib.api.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut, PageQuery
+from chalicelib.api.models.base import PageQuery
+from chalicelib.api.models.tenants import ApiKeyCreate, ApiKeyCreated, ApiKeyList
 from chalicelib.api.routing import Api, Call
 from chalicelib.domain.tenants import Permission
 from chalicelib.service import api_keys as key_service
+from chalicelib.service.api_keys import NewKey
 
 api = Api(__name__, "api-keys")
 
@@ -14,49 +16,40 @@ api = Api(__name__, "api-keys")
     "POST",
     "/v1/api-keys",
     summary="Create an API key; the secret is returned only in this response",
-    body=ApiKeyCreate,
-    response=ApiKeyCreated,
     status=201,
     permission=Permission.ALL,
 )
-def create_key(call: Call) -> ApiKeyCreated:
-    body: ApiKeyCreate = call.body
+def create_key(call: Call[ApiKeyCreate, None]) -> ApiKeyCreated:
     issued = key_service.create_key(
-        call.container.api_keys,
-        call.tenant_id,
-        name=body.name,
-        permission=body.permission,
-        now=call.now,
+        call.container.key_ports,
+        NewKey(
+            tenant_id=call.tenant_id,
+            name=call.body.name,
+            permission=call.body.permission,
+            now=call.now,
+        ),
     )
-    return ApiKeyCreated(**ApiKeyOut.of(issued.key).model_dump(), api_key=issued.token)
+    return ApiKeyCreated.of(issued)
 
 
 @api.route(
     "GET",
     "/v1/api-keys",
     summary="List the tenant's API keys (never their secrets)",
-    query=PageQuery,
-    response=ApiKeyList,
     permission=Permission.ALL,
 )
-def list_keys(call: Call) -> ApiKeyList:
-    query: PageQuery = call.query
-    page = key_service.list_keys(call.container.api_keys, call.tenant_id, query.limit, query.cursor)
-    return ApiKeyList(items=[ApiKeyOut.of(k) for k in page.items], next_cursor=page.next_cursor)
+def list_keys(call: Call[None, PageQuery]) -> ApiKeyList:
+    page = key_service.list_keys(call.container.key_ports, call.tenant_id, call.query.paging)
+    return ApiKeyList.of(page)
 
 
 @api.route(
     "DELETE",
     "/v1/api-keys/{key_id}",
-    status=204,
     summary="Revoke an API key (409 for the last active 'all' key)",
     permission=Permission.ALL,
 )
-def revoke_key(call: Call) -> None:
+def revoke_key(call: Call[None, None]) -> None:
     key_service.revoke_key(
-        call.container.api_keys,
-        call.container.auth_cache,
-        call.tenant_id,
-        call.params["key_id"],
-        call.now,
+        call.container.key_ports, call.tenant_id, call.params["key_id"], call.now
     )

@@ -22,21 +22,25 @@ from chalicelib.domain.errors import (
     ValidationError,
 )
 
-STATUS_BY_ERROR: tuple[tuple[type[DomainError], int], ...] = (
-    (ValidationError, 400),
-    (AuthenticationError, 401),
-    (PermissionDeniedError, 403),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (TooLargeError, 413),
-    (RuleViolationError, 422),
-    (RateLimitedError, 429),
-    (NotConfiguredError, 503),
+# Each domain error class, its HTTP status, and what that status means in this API (the
+# OpenAPI document's response descriptions are taken from here).
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], int, str], ...] = (
+    (ValidationError, 400, "Bad input (validation_error, with the field)"),
+    (AuthenticationError, 401, "No or bad credential"),
+    (PermissionDeniedError, 403, "Permission level too low"),
+    (NotFoundError, 404, "Not found (also anything belonging to another tenant)"),
+    (ConflictError, 409, "Wrong state or conflict"),
+    (TooLargeError, 413, "Too large"),
+    (RuleViolationError, 422, "A business rule refused the request"),
+    (RateLimitedError, 429, "Rate limited"),
+    (NotConfiguredError, 503, "The deployment lacks a setting this request needs"),
 )
+
+REASON_BY_STATUS: dict[int, str] = {status: reason for _, status, reason in STATUS_BY_ERROR}
 
 
 def status_of(error: DomainError) -> int:
-    for cls, status in STATUS_BY_ERROR:
+    for cls, status, _ in STATUS_BY_ERROR:
         if isinstance(error, cls):
             return status
     return 400

@@ -1,12 +1,15 @@
-"""Ticket items: notes, time entries, charges and attachments; and the combined item list."""
+"""Ticket items: notes, time entries, charges and attachments; and the combined item list.
+
+Every path is written out; each view is one call to the shared helpers below, which turn the
+request into the item use case's inputs.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pydantic
-
-from chalicelib.api.models import (
+from chalicelib.api.models.base import PageQuery
+from chalicelib.api.models.tickets import (
     AttachmentCreate,
     AttachmentCreated,
     AttachmentDownload,
@@ -19,210 +22,213 @@ from chalicelib.api.models import (
     NoteCreate,
     NoteOut,
     NoteUpdate,
-    PageQuery,
     TimeEntryCreate,
     TimeEntryOut,
     TimeEntryUpdate,
-    UploadOut,
-    item_out,
 )
 from chalicelib.api.routing import Api, Call
-from chalicelib.domain.clock import iso
-from chalicelib.domain.items import ItemKind
+from chalicelib.domain.items import Item, ItemKind
 from chalicelib.service import items as item_service
+from chalicelib.service.items import AddAttachment, AddItem, ItemRef
 
 api = Api(__name__, "items")
 
+READ_ONLY = " (replicas from the other side are read-only: 409)"
 
-def _create_fields(kind: ItemKind, body: pydantic.BaseModel) -> dict[str, Any]:
-    fields = body.model_dump()
+
+def _ref(call: Call[Any, Any], kind: ItemKind, id_param: str) -> ItemRef:
+    return ItemRef(call.tenant_id, call.params["ticket_id"], call.params[id_param], kind)
+
+
+def _add(call: Call[Any, None], kind: ItemKind) -> Item:
+    fields = call.body.model_dump()
     if kind is ItemKind.TIME_ENTRY and fields.get("hours_billable") is None:
         fields["hours_billable"] = fields["hours_worked"]
-    return fields
-
-
-def _declare_item_routes(
-    kind: ItemKind,
-    segment: str,
-    id_param: str,
-    create_model: type[pydantic.BaseModel] | None,
-    update_model: type[pydantic.BaseModel],
-    out_model: type[pydantic.BaseModel],
-) -> None:
-    """create / read / edit / delete routes for one item kind."""
-    base = f"/v1/tickets/{{ticket_id}}/{segment}"
-    label = kind.value.replace("_", " ")
-
-    if create_model is not None:
-
-        @api.route(
-            "POST",
-            base,
-            summary=f"Add a {label} to a ticket",
-            body=create_model,
-            response=out_model,
-            status=201,
-            name=f"create_{kind.value}",
-        )
-        def create(call: Call) -> Any:
-            item = item_service.add_item(
-                call.container.tickets,
-                call.container.items,
-                call.tenant_id,
-                call.params["ticket_id"],
-                kind,
-                _create_fields(kind, call.body),
-                created_by=call.actor,
-                now=call.now,
-            )
-            return item_out(item)
-
-    if kind is not ItemKind.ATTACHMENT:
-
-        @api.route(
-            "GET",
-            f"{base}/{{{id_param}}}",
-            summary=f"Read a {label}",
-            response=out_model,
-            name=f"get_{kind.value}",
-        )
-        def read(call: Call) -> Any:
-            return item_out(
-                item_service.get_item(
-                    call.container.items,
-                    call.tenant_id,
-                    call.params["ticket_id"],
-                    call.params[id_param],
-                    kind,
-                )
-            )
-
-    @api.route(
-        "PATCH",
-        f"{base}/{{{id_param}}}",
-        summary=f"Edit a {label} (replicas from the other side are read-only: 409)",
-        body=update_model,
-        response=out_model,
-        name=f"update_{kind.value}",
+    return item_service.add_item(
+        call.container.item_ports,
+        AddItem(
+            actor=call.actor,
+            ticket_id=call.params["ticket_id"],
+            kind=kind,
+            fields=fields,
+            now=call.now,
+        ),
     )
-    def update(call: Call) -> Any:
-        item = item_service.update_item(
-            call.container.tickets,
-            call.container.items,
-            call.tenant_id,
-            call.params["ticket_id"],
-            call.params[id_param],
-            kind,
-            call.body.model_dump(exclude_unset=True),
-            call.now,
-        )
-        return item_out(item)
 
-    @api.route(
-        "DELETE",
-        f"{base}/{{{id_param}}}",
-        status=204,
-        summary=f"Delete a {label} (replicas from the other side are read-only: 409)",
-        name=f"delete_{kind.value}",
+
+def _read(call: Call[None, None], kind: ItemKind, id_param: str) -> Item:
+    return item_service.get_item(call.container.item_ports, _ref(call, kind, id_param))
+
+
+def _update(call: Call[Any, None], kind: ItemKind, id_param: str) -> Item:
+    return item_service.update_item(
+        call.container.item_ports,
+        _ref(call, kind, id_param),
+        call.body.model_dump(exclude_unset=True),
+        call.now,
     )
-    def delete(call: Call) -> None:
-        item_service.delete_item(
-            call.container.tickets,
-            call.container.items,
-            call.tenant_id,
-            call.params["ticket_id"],
-            call.params[id_param],
-            kind,
-            call.now,
-        )
 
 
-_declare_item_routes(ItemKind.NOTE, "notes", "note_id", NoteCreate, NoteUpdate, NoteOut)
-_declare_item_routes(
-    ItemKind.TIME_ENTRY, "time-entries", "entry_id", TimeEntryCreate, TimeEntryUpdate, TimeEntryOut
+def _delete(call: Call[None, None], kind: ItemKind, id_param: str) -> None:
+    item_service.delete_item(call.container.item_ports, _ref(call, kind, id_param), call.now)
+
+
+# -- notes -------------------------------------------------------------------------------------
+
+
+@api.route("POST", "/v1/tickets/{ticket_id}/notes", summary="Add a note to a ticket", status=201)
+def create_note(call: Call[NoteCreate, None]) -> NoteOut:
+    return NoteOut.of(_add(call, ItemKind.NOTE))
+
+
+@api.route("GET", "/v1/tickets/{ticket_id}/notes/{note_id}", summary="Read a note")
+def get_note(call: Call[None, None]) -> NoteOut:
+    return NoteOut.of(_read(call, ItemKind.NOTE, "note_id"))
+
+
+@api.route("PATCH", "/v1/tickets/{ticket_id}/notes/{note_id}", summary="Edit a note" + READ_ONLY)
+def update_note(call: Call[NoteUpdate, None]) -> NoteOut:
+    return NoteOut.of(_update(call, ItemKind.NOTE, "note_id"))
+
+
+@api.route("DELETE", "/v1/tickets/{ticket_id}/notes/{note_id}", summary="Delete a note" + READ_ONLY)
+def delete_note(call: Call[None, None]) -> None:
+    _delete(call, ItemKind.NOTE, "note_id")
+
+
+# -- time entries ------------------------------------------------------------------------------
+
+
+@api.route(
+    "POST",
+    "/v1/tickets/{ticket_id}/time-entries",
+    summary="Add a time entry to a ticket",
+    status=201,
 )
-_declare_item_routes(ItemKind.CHARGE, "charges", "charge_id", ChargeCreate, ChargeUpdate, ChargeOut)
-_declare_item_routes(
-    ItemKind.ATTACHMENT, "attachments", "attachment_id", None, AttachmentUpdate, AttachmentOut
+def create_time_entry(call: Call[TimeEntryCreate, None]) -> TimeEntryOut:
+    return TimeEntryOut.of(_add(call, ItemKind.TIME_ENTRY))
+
+
+@api.route("GET", "/v1/tickets/{ticket_id}/time-entries/{entry_id}", summary="Read a time entry")
+def get_time_entry(call: Call[None, None]) -> TimeEntryOut:
+    return TimeEntryOut.of(_read(call, ItemKind.TIME_ENTRY, "entry_id"))
+
+
+@api.route(
+    "PATCH",
+    "/v1/tickets/{ticket_id}/time-entries/{entry_id}",
+    summary="Edit a time entry" + READ_ONLY,
 )
+def update_time_entry(call: Call[TimeEntryUpdate, None]) -> TimeEntryOut:
+    return TimeEntryOut.of(_update(call, ItemKind.TIME_ENTRY, "entry_id"))
+
+
+@api.route(
+    "DELETE",
+    "/v1/tickets/{ticket_id}/time-entries/{entry_id}",
+    summary="Delete a time entry" + READ_ONLY,
+)
+def delete_time_entry(call: Call[None, None]) -> None:
+    _delete(call, ItemKind.TIME_ENTRY, "entry_id")
+
+
+# -- charges -----------------------------------------------------------------------------------
+
+
+@api.route(
+    "POST", "/v1/tickets/{ticket_id}/charges", summary="Add a charge to a ticket", status=201
+)
+def create_charge(call: Call[ChargeCreate, None]) -> ChargeOut:
+    return ChargeOut.of(_add(call, ItemKind.CHARGE))
+
+
+@api.route("GET", "/v1/tickets/{ticket_id}/charges/{charge_id}", summary="Read a charge")
+def get_charge(call: Call[None, None]) -> ChargeOut:
+    return ChargeOut.of(_read(call, ItemKind.CHARGE, "charge_id"))
+
+
+@api.route(
+    "PATCH", "/v1/tickets/{ticket_id}/charges/{charge_id}", summary="Edit a charge" + READ_ONLY
+)
+def update_charge(call: Call[ChargeUpdate, None]) -> ChargeOut:
+    return ChargeOut.of(_update(call, ItemKind.CHARGE, "charge_id"))
+
+
+@api.route(
+    "DELETE",
+    "/v1/tickets/{ticket_id}/charges/{charge_id}",
+    summary="Delete a charge" + READ_ONLY,
+)
+def delete_charge(call: Call[None, None]) -> None:
+    _delete(call, ItemKind.CHARGE, "charge_id")
+
+
+# -- attachments -------------------------------------------------------------------------------
 
 
 @api.route(
     "POST",
     "/v1/tickets/{ticket_id}/attachments",
     summary="Add an attachment: returns a presigned POST that accepts exactly the declared file",
-    body=AttachmentCreate,
-    response=AttachmentCreated,
     status=201,
 )
-def create_attachment(call: Call) -> AttachmentCreated:
-    body: AttachmentCreate = call.body
-    settings = call.container.settings
+def create_attachment(call: Call[AttachmentCreate, None]) -> AttachmentCreated:
+    body = call.body
     created = item_service.create_attachment(
-        call.container.tickets,
-        call.container.items,
-        call.container.files,
-        call.container.upload_policy,
-        call.tenant_id,
-        call.params["ticket_id"],
-        file_name=body.file_name,
-        content_type=body.content_type,
-        size=body.size,
-        internal=body.internal,
-        created_by=call.actor,
-        expires_in=settings.presigned_url_seconds,
-        now=call.now,
-    )
-    out = item_out(created.attachment)
-    return AttachmentCreated(
-        **out.model_dump(),
-        upload=UploadOut(
-            url=created.upload.url,
-            fields=dict(created.upload.fields),
-            expires_at=iso(created.upload.expires_at),
-            max_bytes=body.size,
+        call.container.item_ports,
+        AddAttachment(
+            actor=call.actor,
+            ticket_id=call.params["ticket_id"],
+            file_name=body.file_name,
+            content_type=body.content_type,
+            size=body.size,
+            internal=body.internal,
+            now=call.now,
         ),
     )
+    return AttachmentCreated.of(created)
 
 
 @api.route(
     "GET",
     "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
     summary="Read an attachment with a time-limited download URL",
-    response=AttachmentDownload,
 )
-def get_attachment(call: Call) -> AttachmentDownload:
+def get_attachment(call: Call[None, None]) -> AttachmentDownload:
     download = item_service.download_attachment(
-        call.container.tickets,
-        call.container.items,
-        call.container.files,
-        call.tenant_id,
-        call.params["ticket_id"],
-        call.params["attachment_id"],
-        expires_in=call.container.settings.presigned_url_seconds,
-        now=call.now,
+        call.container.item_ports, _ref(call, ItemKind.ATTACHMENT, "attachment_id"), call.now
     )
-    out = item_out(download.attachment)
-    return AttachmentDownload(
-        **out.model_dump(), download_url=download.url, expires_at=iso(download.expires_at)
-    )
+    return AttachmentDownload.of(download)
+
+
+@api.route(
+    "PATCH",
+    "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
+    summary="Edit an attachment" + READ_ONLY,
+)
+def update_attachment(call: Call[AttachmentUpdate, None]) -> AttachmentOut:
+    return AttachmentOut.of(_update(call, ItemKind.ATTACHMENT, "attachment_id"))
+
+
+@api.route(
+    "DELETE",
+    "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
+    summary="Delete an attachment" + READ_ONLY,
+)
+def delete_attachment(call: Call[None, None]) -> None:
+    _delete(call, ItemKind.ATTACHMENT, "attachment_id")
+
+
+# -- all items ---------------------------------------------------------------------------------
 
 
 @api.route(
     "GET",
     "/v1/tickets/{ticket_id}/items",
     summary="Every item of a ticket (notes, time, charges, attachments), newest last",
-    query=PageQuery,
-    response=ItemList,
 )
-def list_items(call: Call) -> ItemList:
-    query: PageQuery = call.query
+def list_items(call: Call[None, PageQuery]) -> ItemList:
     page = item_service.list_items(
-        call.container.tickets,
-        call.container.items,
-        call.tenant_id,
-        call.params["ticket_id"],
-        query.limit,
-        query.cursor,
+        call.container.item_ports, call.tenant_id, call.params["ticket_id"], call.query.paging
     )
-    return ItemList(items=[item_out(i) for i in page.items], next_cursor=page.next_cursor)
+    return ItemList.of(page)

@@ -9,19 +9,9 @@ from typing import Any
 import pydantic
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api.models import ErrorResponse
+from chalicelib.api.errors import REASON_BY_STATUS
+from chalicelib.api.models.base import ErrorResponse
 from chalicelib.api.routing import REGISTRY, RouteSpec
-
-_REASONS = {
-    400: "Bad input (validation_error, with the field)",
-    401: "No or bad credential",
-    403: "Permission level too low",
-    404: "Not found (also anything belonging to another tenant)",
-    409: "Wrong state or conflict",
-    413: "Too large",
-    422: "A business rule refused the request",
-    429: "Rate limited",
-}
 
 
 def _operation_id(spec: RouteSpec) -> str:
@@ -97,7 +87,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.method in ("POST", "PATCH", "PUT", "DELETE"):
         codes.add(409)
     for code in sorted(codes):
-        responses[str(code)] = {"description": _REASONS.get(code, "Error"), **error}
+        responses[str(code)] = {"description": REASON_BY_STATUS.get(code, "Error"), **error}
     operation["responses"] = responses
     if spec.auth != "none":
         operation["security"] = [{"bearer": []}]

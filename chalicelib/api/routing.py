@@ -1,24 +1,26 @@
 """Declarative routes: authentication, permission, validation, idempotency and error mapping.
 
-A route is declared once with its request and response models::
+A route is declared once, its path written out, its models read from the view's signature::
 
-    @api.route("POST", "/v1/tickets", body=TicketCreate, response=TicketOut, status=201)
-    def create(call: Call) -> TicketOut: ...
+    @api.route("POST", "/v1/tickets", summary="Create a ticket", status=201)
+    def create_ticket(call: Call[TicketCreate, None]) -> TicketOut: ...
 
-and the declaration does four jobs: it registers the Chalice route, it authenticates the caller
-and checks the permission level, it validates path, query and body with pydantic (400 with the
-field named), and it records the route for ``GET /v1/openapi.json``. Views receive a
-:class:`Call` and return a response model, a Chalice ``Response`` or None (204).
+``Call[Body, Query]`` names the request body and query models (None: the route takes none) and
+the return annotation the response model (a Chalice ``Response`` for other content; None for a
+204). The declaration does four jobs: it registers the Chalice route, it authenticates the
+caller and checks the permission level, it validates path, query and body with pydantic (400
+with the field named), and it records the route for ``GET /v1/openapi.json``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 import pydantic
 from chalice.app import Blueprint, Request, Response
@@ -33,13 +35,15 @@ from chalicelib.domain.errors import (
     TooLargeError,
     ValidationError,
 )
-from chalicelib.domain.tenants import Permission, Principal, require_permission
-from chalicelib.observability import flush_metrics, logger
+from chalicelib.domain.tenants import Actor, Permission, Principal, require_permission
+from chalicelib.observability import logger
 from chalicelib.ports import StoredResponse
 from chalicelib.service import api_keys as api_key_service
 from chalicelib.service.idempotency import fingerprint, run_idempotent
 
 Auth = Literal["tenant", "operator", "none"]
+B = TypeVar("B")
+Q = TypeVar("Q")
 
 _current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar(
     "current_request", default=None
@@ -66,14 +70,26 @@ class RouteSpec:
 REGISTRY: list[RouteSpec] = []
 
 
+class RouteOptions(TypedDict, total=False):
+    """How a route answers and who may call it (see :meth:`Api.route`)."""
+
+    status: int  # the success status (default 200; 204 when the view returns None)
+    auth: Auth  # "tenant" (default), "operator" or "none"
+    permission: Permission  # the tenant credential's level needed (default none)
+    idempotent: bool  # whether Idempotency-Key applies (default: POST routes)
+    produces: str  # the success content type (default application/json)
+    errors: tuple[int, ...]  # statuses beyond the ones every route may answer
+
+
 @dataclass(slots=True)
-class Call:
-    """Everything a view needs about the request, already checked."""
+class Call(Generic[B, Q]):
+    """Everything a view needs about the request, already checked: the body and query are
+    instances of the route's models."""
 
     principal: Principal | None
     params: dict[str, str]
-    body: Any
-    query: Any
+    body: B
+    query: Q
     request: Request
     container: Container
     now: datetime = field(default_factory=utcnow)
@@ -85,13 +101,16 @@ class Call:
         return self.principal.tenant_id
 
     @property
-    def actor(self) -> str:
-        """A label for audit fields: the credential's name and id."""
-        if self.principal is None:
-            return ""
-        if self.principal.operator:
-            return "operator"
-        return f"{self.principal.name} ({self.principal.key_id})"
+    def actor(self) -> Actor:
+        """The calling tenant credential, for use cases: tenant, permission, audit label."""
+        principal = self.principal
+        if principal is None or principal.tenant_id is None:
+            raise AuthenticationError("A tenant API key is required.")
+        return Actor(
+            tenant_id=principal.tenant_id,
+            permission=principal.permission,
+            label=f"{principal.name} ({principal.key_id})",
+        )
 
 
 def pydantic_error(exc: pydantic.ValidationError) -> ValidationError:
@@ -161,10 +180,7 @@ def authenticate(spec: RouteSpec, request: Request, container: Container) -> Pri
     if spec.auth == "none":
         return None
     principal = api_key_service.authenticate(
-        container.api_keys,
-        container.auth_cache,
-        bearer_token(request),
-        container.operator_token(),
+        container.key_ports, bearer_token(request), container.operator_token()
     )
     if spec.auth == "operator":
         if not principal.operator:
@@ -209,7 +225,10 @@ def _error_stored(error: DomainError) -> StoredResponse:
     )
 
 
-def dispatch(spec: RouteSpec, view: Callable[[Call], Any], params: dict[str, str]) -> Response:
+View = Callable[[Call[Any, Any]], Any]
+
+
+def dispatch(spec: RouteSpec, view: View, params: dict[str, str]) -> Response:
     request = _current_request.get()
     if request is None:  # pragma: no cover - the middleware always sets it
         raise RuntimeError("request context missing")
@@ -254,55 +273,60 @@ class Api:
         self.tag = tag
 
     def route(
-        self,
-        method: str,
-        path: str,
-        *,
-        summary: str,
-        body: type[pydantic.BaseModel] | None = None,
-        query: type[pydantic.BaseModel] | None = None,
-        response: type[pydantic.BaseModel] | None = None,
-        status: int = 200,
-        auth: Auth = "tenant",
-        permission: Permission = Permission.NONE,
-        idempotent: bool | None = None,
-        produces: str = "application/json",
-        errors: tuple[int, ...] = (),
-        name: str | None = None,
-    ) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
-        spec = RouteSpec(
-            method=method,
-            path=path,
-            summary=summary,
-            tag=self.tag,
-            body=body,
-            query=query,
-            response=response,
-            status=status,
-            auth=auth,
-            permission=permission,
-            idempotent=method == "POST" if idempotent is None else idempotent,
-            produces=produces,
-            errors=errors,
-        )
+        self, method: str, path: str, *, summary: str, **options: Unpack[RouteOptions]
+    ) -> Callable[[View], View]:
+        """Declare the view below as ``method path``; its models come from its signature."""
 
-        def decorator(view: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        def decorator(view: View) -> View:
+            body, query, response, returns_nothing = _models_of(view)
+            spec = RouteSpec(
+                method=method,
+                path=path,
+                summary=summary,
+                tag=self.tag,
+                body=body,
+                query=query,
+                response=response,
+                status=options.get("status", 204 if returns_nothing else 200),
+                auth=options.get("auth", "tenant"),
+                permission=options.get("permission", Permission.NONE),
+                idempotent=options.get("idempotent", method == "POST"),
+                produces=options.get("produces", "application/json"),
+                errors=options.get("errors", ()),
+            )
             REGISTRY.append(spec)
 
             def chalice_view(**params: str) -> Response:
                 return dispatch(spec, view, params)
 
-            view_name = name or view.__name__
-            chalice_view.__name__ = view_name
+            chalice_view.__name__ = view.__name__
             self.blueprint.route(
                 path,
                 methods=[method],
-                name=f"{self.tag}_{view_name}",
+                name=f"{self.tag}_{view.__name__}",
                 content_types=["application/json"],
             )(chalice_view)
             return view
 
         return decorator
+
+
+Model = type[pydantic.BaseModel] | None
+
+
+def _models_of(view: View) -> tuple[Model, Model, Model, bool]:
+    """Body, query and response models from ``def view(call: Call[Body, Query]) -> Response``,
+    and whether the view returns nothing (a 204)."""
+    hints = typing.get_type_hints(view)
+    returned = hints.pop("return", None)
+    body, query = (_model(arg) for arg in typing.get_args(next(iter(hints.values()))))
+    return body, query, _model(returned), returned is type(None)
+
+
+def _model(annotation: Any) -> Model:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    return None
 
 
 def http_middleware(request: Request, get_response: Callable[[Request], Response]) -> Response:
@@ -320,6 +344,4 @@ def http_middleware(request: Request, get_response: Callable[[Request], Response
             headers={"Content-Type": "application/json"},
         )
     finally:
-        flush_metrics()
-        logger.remove_keys(["path", "tenant_id"])
         _current_request.reset(token)

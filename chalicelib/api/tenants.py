@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from chalicelib.api.models import TenantCreate, TenantCreated, TenantOut
+from chalicelib.api.models.tenants import TenantCreate, TenantCreated, TenantOut
 from chalicelib.api.routing import Api, Call
 from chalicelib.service import tenants as tenant_service
+from chalicelib.service.tenants import NewTenant
 
 api = Api(__name__, "tenants")
 
@@ -13,25 +14,25 @@ api = Api(__name__, "tenants")
     "POST",
     "/v1/admin/tenants",
     summary="Create a tenant and its first 'all' API key (operator)",
-    body=TenantCreate,
-    response=TenantCreated,
     status=201,
     auth="operator",
     idempotent=False,
 )
-def create_tenant(call: Call) -> TenantCreated:
-    body: TenantCreate = call.body
+def create_tenant(call: Call[TenantCreate, None]) -> TenantCreated:
+    body = call.body
     created = tenant_service.create_tenant(
         call.container.tenants,
-        name=body.name,
-        language=body.language,
-        currency=body.currency,
-        contact_email=str(body.contact_email),
-        now=call.now,
+        NewTenant(
+            name=body.name,
+            language=body.language,
+            currency=body.currency,
+            contact_email=str(body.contact_email),
+            now=call.now,
+        ),
     )
-    return TenantCreated(tenant_id=created.tenant.tenant_id, api_key=created.issued.token)
+    return TenantCreated.of(created)
 
 
-@api.route("GET", "/v1/tenant", summary="The caller's tenant", response=TenantOut)
-def get_tenant(call: Call) -> TenantOut:
+@api.route("GET", "/v1/tenant", summary="The caller's tenant")
+def get_tenant(call: Call[None, None]) -> TenantOut:
     return TenantOut.of(tenant_service.get_tenant(call.container.tenants, call.tenant_id))

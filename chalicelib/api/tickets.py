@@ -2,67 +2,51 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from chalice.app import Response
 
-from chalicelib.api.models import TicketCreate, TicketList, TicketOut, TicketQuery, TicketUpdate
+from chalicelib.api.models.tickets import (
+    TicketCreate,
+    TicketList,
+    TicketOut,
+    TicketQuery,
+    TicketUpdate,
+)
 from chalicelib.api.routing import Api, Call
-from chalicelib.domain.tenants import Permission, require_permission
-from chalicelib.domain.tickets import Ticket
 from chalicelib.rendering import render
-from chalicelib.service import outsourcing as outsourcing_service
 from chalicelib.service import tickets as ticket_service
 from chalicelib.service import work_orders
 
 api = Api(__name__, "tickets")
 
 
-@api.route(
-    "POST",
-    "/v1/tickets",
-    summary="Create a ticket (only title is required)",
-    body=TicketCreate,
-    response=TicketOut,
-    status=201,
-)
-def create_ticket(call: Call) -> TicketOut:
-    body: TicketCreate = call.body
+@api.route("POST", "/v1/tickets", summary="Create a ticket (only title is required)", status=201)
+def create_ticket(call: Call[TicketCreate, None]) -> TicketOut:
     ticket = ticket_service.create_ticket(
-        call.container.tenants,
-        call.container.tickets,
+        call.container.outsourcing_ports,
         call.tenant_id,
-        body.model_dump(exclude_none=True),
+        call.body.model_dump(exclude_none=True),
         call.now,
     )
     return TicketOut.of(ticket)
 
 
 @api.route(
-    "GET",
-    "/v1/tickets",
-    summary="List tickets, newest first, optionally by status and/or queue",
-    query=TicketQuery,
-    response=TicketList,
+    "GET", "/v1/tickets", summary="List tickets, newest first, optionally by status and/or queue"
 )
-def list_tickets(call: Call) -> TicketList:
-    query: TicketQuery = call.query
+def list_tickets(call: Call[None, TicketQuery]) -> TicketList:
+    query = call.query
     page = ticket_service.list_tickets(
-        call.container.tickets,
-        call.tenant_id,
-        status=query.status,
-        queue=query.queue,
-        limit=query.limit,
-        cursor=query.cursor,
+        call.container.outsourcing_ports, call.tenant_id, query.status, query.queue, query.paging
     )
-    return TicketList(items=[TicketOut.of(t) for t in page.items], next_cursor=page.next_cursor)
+    return TicketList.of(page)
 
 
-@api.route("GET", "/v1/tickets/{ticket_id}", summary="Read a ticket", response=TicketOut)
-def get_ticket(call: Call) -> TicketOut:
+@api.route("GET", "/v1/tickets/{ticket_id}", summary="Read a ticket")
+def get_ticket(call: Call[None, None]) -> TicketOut:
     return TicketOut.of(
-        ticket_service.get_ticket(call.container.tickets, call.tenant_id, call.params["ticket_id"])
+        ticket_service.read_ticket(
+            call.container.outsourcing_ports, call.tenant_id, call.params["ticket_id"]
+        )
     )
 
 
@@ -70,28 +54,14 @@ def get_ticket(call: Call) -> TicketOut:
     "PATCH",
     "/v1/tickets/{ticket_id}",
     summary="Change a ticket's fields (null clears an optional field)",
-    body=TicketUpdate,
-    response=TicketOut,
 )
-def update_ticket(call: Call) -> TicketOut:
-    body: TicketUpdate = call.body
-    ports = call.container.outsourcing_ports
-
-    def complete_outsourcing(current: Ticket, changes: Mapping[str, Any]) -> Ticket:
-        # Completing the ticket ends its outsourcing: the same permission as doing that directly.
-        assert call.principal is not None
-        require_permission(call.principal.permission, Permission.OUTSOURCE)
-        return outsourcing_service.complete_with_ticket(
-            ports, current, changes, actor=call.actor, now=call.now
-        )
-
+def update_ticket(call: Call[TicketUpdate, None]) -> TicketOut:
     ticket = ticket_service.update_ticket(
-        call.container.tickets,
-        call.tenant_id,
+        call.container.outsourcing_ports,
+        call.actor,
         call.params["ticket_id"],
-        body.model_dump(exclude_unset=True),
+        call.body.model_dump(exclude_unset=True),
         call.now,
-        complete_outsourcing=complete_outsourcing,
     )
     return TicketOut.of(ticket)
 
@@ -102,18 +72,12 @@ def update_ticket(call: Call) -> TicketOut:
     summary="Printable work order (HTML); internal items are left out",
     produces="text/html",
 )
-def work_order(call: Call) -> Response:
+def work_order(call: Call[None, None]) -> Response:
     order = work_orders.build_work_order(
-        call.container.tenants,
-        call.container.tickets,
-        call.container.items,
-        call.tenant_id,
-        call.params["ticket_id"],
-        now=call.now,
+        call.container.item_ports, call.tenant_id, call.params["ticket_id"], call.now
     )
-    html = render("work_order.html", order=order)
     return Response(
-        body=html,
+        body=render("work_order.html", order=order),
         status_code=200,
         headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"},
     )

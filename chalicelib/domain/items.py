@@ -6,9 +6,12 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.errors import ConflictError, ValidationError
-from chalicelib.domain.outsourcing import SyncTarget
+
+if TYPE_CHECKING:
+    from chalicelib.domain.sync import Destination
 
 
 class ItemKind(enum.StrEnum):
@@ -43,8 +46,9 @@ class Item:
     updated_at: datetime
     deleted: bool = False
     version: int = 1
-    # Local items written while the ticket's outsourcing was in progress: where to replicate.
-    shared_with: SyncTarget | None = None
+    # Local items written or changed while the ticket's outsourcing was in progress: where the
+    # change goes (see domain.sync).
+    destination: Destination | None = None
 
     kind: ItemKind = ItemKind.NOTE  # overridden by each subclass
 

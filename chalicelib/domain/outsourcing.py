@@ -1,4 +1,4 @@
-"""Outsourcing: states, who may do what, terms, and the synchronisation rules.
+"""Outsourcing: states, who may do what (the transition table), terms and history.
 
 The outsource status (lead side) and the insource status (receiver side) are one value, stored on
 both sides' copies of the outsourcing and changed on both in one transaction.
@@ -159,11 +159,6 @@ def _past(event: Event) -> str:
     }[event]
 
 
-def syncs(status: OutsourceStatus | None) -> bool:
-    """Items and edits travel only while the work is in progress."""
-    return status is OutsourceStatus.IN_PROGRESS
-
-
 class PricingType(enum.StrEnum):
     FLAT = "flat"
     HOURLY = "hourly"
@@ -259,13 +254,3 @@ class Outsourcing:
     @property
     def open(self) -> bool:
         return self.status in OPEN
-
-
-@dataclass(frozen=True, slots=True)
-class SyncTarget:
-    """Where a change on a ticket must be replicated while its outsourcing is in progress."""
-
-    outsourcing_id: str
-    side: Side  # the side the change is made on
-    peer_owner_id: str
-    peer_ticket_id: str

@@ -116,6 +116,20 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acts in a use case: the tenant, the credential's permission level, and the label
+    recorded as author (``created_by``, history)."""
+
+    tenant_id: str
+    permission: Permission = Permission.ALL
+    label: str = ""
+
+    def require(self, permission: Permission) -> None:
+        """Refuse (403) unless this actor's permission includes ``permission``."""
+        require_permission(self.permission, permission)
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: a tenant credential, or the operator."""
 

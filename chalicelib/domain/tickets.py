@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from chalicelib.domain.outsourcing import OPEN, OutsourceStatus, Side, SyncTarget, syncs
+from chalicelib.domain.outsourcing import OPEN, OutsourceStatus, Side
 
 
 class Priority(enum.StrEnum):
@@ -84,27 +84,6 @@ class Ticket:
     @property
     def open_outsourcing(self) -> bool:
         return self.outsourcing_status in OPEN
-
-    def sync_target(self) -> SyncTarget | None:
-        """Where changes on this ticket are replicated right now (None: they stay here)."""
-        if (
-            self.outsourcing_id is None
-            or self.outsourcing_side is None
-            or self.peer_owner_id is None
-            or self.peer_ticket_id is None
-            or not syncs(self.outsourcing_status)
-        ):
-            return None
-        return SyncTarget(
-            outsourcing_id=self.outsourcing_id,
-            side=self.outsourcing_side,
-            peer_owner_id=self.peer_owner_id,
-            peer_ticket_id=self.peer_ticket_id,
-        )
-
-
-# Lead edits to these fields flow to the insourced copy.
-SYNCED_FIELDS = ("title", "description", "priority", "complete_by")
 
 
 def format_ticket_number(day: date, sequence: int) -> str:

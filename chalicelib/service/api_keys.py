@@ -19,11 +19,25 @@ from datetime import datetime
 from chalicelib.domain.errors import AuthenticationError, NotFoundError
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.tenants import ApiKey, Permission, Principal
-from chalicelib.ports import ApiKeyRepository, Page
+from chalicelib.ports import ApiKeyRepository, Page, Paging
 
 PREFIX = "tk_"
 _SECRET_LEN = 43  # 32 bytes, base64url without padding
 TOKEN_LEN = len(PREFIX) + 26 + 26 + _SECRET_LEN
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPorts:
+    keys: ApiKeyRepository
+    cache: AuthCache
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    tenant_id: str
+    name: str
+    permission: Permission
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,32 +65,27 @@ def mint_key(tenant_id: str, *, name: str, permission: Permission, now: datetime
     return IssuedKey(key=key, token=token)
 
 
-def create_key(
-    keys: ApiKeyRepository, tenant_id: str, *, name: str, permission: Permission, now: datetime
-) -> IssuedKey:
+def create_key(ports: KeyPorts, cmd: NewKey) -> IssuedKey:
     """Mint and store a key for the tenant; the clear token is returned only here."""
-    issued = mint_key(tenant_id, name=name, permission=permission, now=now)
-    keys.add(issued.key)
+    issued = mint_key(cmd.tenant_id, name=cmd.name, permission=cmd.permission, now=cmd.now)
+    ports.keys.add(issued.key)
     return issued
 
 
-def list_keys(
-    keys: ApiKeyRepository, tenant_id: str, limit: int, cursor: str | None
-) -> Page[ApiKey]:
-    return keys.list(tenant_id, limit, cursor)
+def list_keys(ports: KeyPorts, tenant_id: str, paging: Paging) -> Page[ApiKey]:
+    """The tenant's keys, oldest first (their hashes are never shown)."""
+    return ports.keys.list(tenant_id, paging.limit, paging.cursor)
 
 
-def revoke_key(
-    keys: ApiKeyRepository, cache: AuthCache, tenant_id: str, key_id: str, now: datetime
-) -> ApiKey:
+def revoke_key(ports: KeyPorts, tenant_id: str, key_id: str, now: datetime) -> ApiKey:
     """Revoke a key. The tenant's last active ``all`` key cannot be revoked (409)."""
     if not is_id(key_id):
         raise NotFoundError("No such API key.")
-    key = keys.get(tenant_id, key_id)
+    key = ports.keys.get(tenant_id, key_id)
     if not key.active:
         raise NotFoundError("No such API key.")
-    revoked = keys.revoke(key, now)
-    cache.forget(key_id)
+    revoked = ports.keys.revoke(key, now)
+    ports.cache.forget(key_id)
     return revoked
 
 
@@ -115,12 +124,7 @@ class AuthCache:
             self._entries.pop(key_id, None)
 
 
-def authenticate(
-    keys: ApiKeyRepository,
-    cache: AuthCache,
-    token: str,
-    operator_token: str | None,
-) -> Principal:
+def authenticate(ports: KeyPorts, token: str, operator_token: str | None) -> Principal:
     """Turn a bearer token into a principal, or raise ``AuthenticationError`` (401)."""
     if operator_token and hmac.compare_digest(token.encode(), operator_token.encode()):
         return Principal(tenant_id=None, key_id=None, permission=Permission.ALL, operator=True)
@@ -131,15 +135,15 @@ def authenticate(
     if not (is_id(tenant_id) and is_id(key_id)):
         raise AuthenticationError("The API key is not valid.")
     token_hash = hash_token(token)
-    key = cache.get(key_id, token_hash)
+    key = ports.cache.get(key_id, token_hash)
     if key is None:
         try:
-            key = keys.get(tenant_id, key_id)
+            key = ports.keys.get(tenant_id, key_id)
         except NotFoundError as exc:
             raise AuthenticationError("The API key is not valid.") from exc
         if not key.active or not hmac.compare_digest(key.key_hash, token_hash):
             raise AuthenticationError("The API key is not valid.")
-        cache.put(key, token_hash)
+        ports.cache.put(key, token_hash)
     return Principal(
         tenant_id=key.tenant_id, key_id=key.key_id, permission=key.permission, name=key.name
     )

@@ -17,7 +17,7 @@ from typing import Any
 from chalicelib.domain import agreement
 from chalicelib.domain.errors import ConflictError, NotFoundError, RuleViolationError
 from chalicelib.domain.ids import is_id, new_id
-from chalicelib.domain.items import Item, Origin, TimeEntry
+from chalicelib.domain.items import Item, TimeEntry
 from chalicelib.domain.outsourcing import (
     NEEDS_REASON,
     Event,
@@ -33,30 +33,67 @@ from chalicelib.domain.outsourcing import (
     receiver_lane,
 )
 from chalicelib.domain.partners import PartnerMapping, PartnerRole
-from chalicelib.domain.sync import cost_charge
+from chalicelib.domain.sync import cost_charge, receiver_time
+from chalicelib.domain.tenants import Actor
 from chalicelib.domain.tickets import Ticket, TicketSource, TicketStatus, format_ticket_number
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
     ItemRepository,
     OutsourcingRepository,
     Page,
+    Paging,
     PartnershipRepository,
     TenantRepository,
     TicketChange,
     TicketRepository,
     TransitionPlan,
 )
-from chalicelib.service.items import all_items
-from chalicelib.service.tickets import get_ticket
+from chalicelib.service.lookup import all_items, get_ticket
 
 
 @dataclass(frozen=True, slots=True)
 class OutsourcingPorts:
+    """What outsourcing (and ticket editing, which can end an outsourcing) needs."""
+
     tenants: TenantRepository
     tickets: TicketRepository
     partnerships: PartnershipRepository
     outsourcings: OutsourcingRepository
     items: ItemRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Outsource:
+    """Hand a ticket to the one receiver named in ``receivers`` (the others None)."""
+
+    actor: Actor
+    ticket_id: str
+    receivers: Mapping[str, str | None]
+    terms: Terms
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """An event on an outsourcing, by the caller's side of it."""
+
+    actor: Actor
+    outsourcing_id: str
+    event: Event
+    now: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One transition as planned: who does what, when, and the lead ticket edit it carries."""
+
+    event: Event
+    side: Side
+    actor: str
+    now: datetime
+    reason: str | None = None
+    lead_ticket_changes: Mapping[str, Any] | None = None
 
 
 def _snapshot(ticket: Ticket) -> TicketSnapshot:
@@ -72,44 +109,26 @@ def _snapshot(ticket: Ticket) -> TicketSnapshot:
     )
 
 
-def outsource(
-    ports: OutsourcingPorts,
-    lead_tenant_id: str,
-    ticket_id: str,
-    *,
-    receivers: dict[str, str | None],
-    terms: Terms,
-    actor: str,
-    now: datetime,
-) -> Outsourcing:
+def outsource(ports: OutsourcingPorts, cmd: Outsource) -> Outsourcing:
     """Hand the ticket to the one receiver named (partnership, subcontractor or network)."""
-    lane, receiver_id = receiver_lane(receivers)
+    lane, receiver_id = receiver_lane(dict(cmd.receivers))
     if lane is not Lane.PARTNER:
         raise RuleViolationError(
             "Only partner outsourcing is available in this version.", code="lane_not_available"
         )
-    return outsource_to_partner(
-        ports,
-        lead_tenant_id,
-        ticket_id,
-        partnership_id=receiver_id,
-        terms=terms,
-        actor=actor,
-        now=now,
-    )
+    return _outsource_to_partner(ports, cmd, receiver_id)
 
 
-def outsource_to_partner(
-    ports: OutsourcingPorts,
-    lead_tenant_id: str,
-    ticket_id: str,
-    *,
-    partnership_id: str,
-    terms: Terms,
-    actor: str,
-    now: datetime,
+def _outsource_to_partner(
+    ports: OutsourcingPorts, cmd: Outsource, partnership_id: str
 ) -> Outsourcing:
     """Hand the ticket to an active service partner: status ``assigned`` on both sides."""
+    lead_tenant_id, ticket_id, terms, now = (
+        cmd.actor.tenant_id,
+        cmd.ticket_id,
+        cmd.terms,
+        cmd.now,
+    )
     lead = ports.tenants.get(lead_tenant_id)
     agreement.ensure_outsourcing_allowed(lead)
     ticket = get_ticket(ports.tickets, lead_tenant_id, ticket_id)
@@ -152,7 +171,7 @@ def outsource_to_partner(
         to_status=OutsourceStatus.ASSIGNED,
         at=now,
         by=Side.LEAD,
-        actor=actor,
+        actor=cmd.actor.label,
     )
     lead_copy = Outsourcing(
         owner_id=lead_tenant_id,
@@ -200,10 +219,10 @@ def list_outsourcings(
     owner_id: str,
     side: Side,
     status: OutsourceStatus | None,
-    limit: int,
-    cursor: str | None,
+    paging: Paging,
 ) -> Page[Outsourcing]:
-    return ports.outsourcings.list(owner_id, side, status, limit, cursor)
+    """The owner's outsourced (lead) or received (receiver) work, newest first."""
+    return ports.outsourcings.list(owner_id, side, status, paging.limit, paging.cursor)
 
 
 def status_counts(ports: OutsourcingPorts, owner_id: str, side: Side) -> dict[OutsourceStatus, int]:
@@ -281,19 +300,10 @@ def _insourced_ticket(
     )
 
 
-def _plan(
-    ports: OutsourcingPorts,
-    copy: Outsourcing,
-    event: Event,
-    side: Side,
-    *,
-    reason: str | None,
-    actor: str,
-    now: datetime,
-    lead_ticket_changes: Mapping[str, Any] | None = None,
-) -> TransitionPlan:
-    new_status = next_status(copy.status, event, side)
-    if event in NEEDS_REASON and not (reason and reason.strip()):
+def _plan(ports: OutsourcingPorts, copy: Outsourcing, step: _Step) -> TransitionPlan:
+    event, now, lead_ticket_changes = step.event, step.now, step.lead_ticket_changes
+    new_status = next_status(copy.status, event, step.side)
+    if event in NEEDS_REASON and not (step.reason and step.reason.strip()):
         raise RuleViolationError("A reason is required.", code="reason_required", field="reason")
     other = _other_copy(ports, copy)
     lead_copy = copy if copy.side is Side.LEAD else other
@@ -302,9 +312,9 @@ def _plan(
         from_status=copy.status,
         to_status=new_status,
         at=now,
-        by=side,
-        actor=actor,
-        reason=reason,
+        by=step.side,
+        actor=step.actor,
+        reason=step.reason,
     )
     lead_ticket = ports.tickets.get(lead_copy.lead_tenant_id, lead_copy.lead_ticket_id)
     lead_changes: dict[str, Any] = {"outsourcing_status": new_status, "updated_at": now}
@@ -348,11 +358,9 @@ def _cost_at_completion(ports: OutsourcingPorts, lead_copy: Outsourcing, now: da
     """The receiver's time as it stands at completion, as one charge in the same transaction."""
     time: list[TimeEntry] = []
     if lead_copy.insourced_ticket_id is not None:
-        time = [
-            item
-            for item in all_items(ports.items, lead_copy.receiver_id, lead_copy.insourced_ticket_id)
-            if isinstance(item, TimeEntry) and item.origin is Origin.LOCAL and not item.internal
-        ]
+        time = receiver_time(
+            all_items(ports.items, lead_copy.receiver_id, lead_copy.insourced_ticket_id)
+        )
     return cost_charge(lead_copy, time, now)
 
 
@@ -362,28 +370,23 @@ def _expire_if_due(ports: OutsourcingPorts, copy: Outsourcing, now: datetime) ->
     if copy.status is not OutsourceStatus.ASSIGNED or accept_by is None or accept_by > now:
         return copy
     try:
-        ports.outsourcings.apply(
-            _plan(ports, copy, Event.EXPIRE, Side.SYSTEM, reason=None, actor="system", now=now)
-        )
+        ports.outsourcings.apply(_plan(ports, copy, _expiry(now)))
         count("OutsourcingExpired")
     except ConflictError:
         pass  # someone else moved it first
     return ports.outsourcings.get(copy.owner_id, copy.outsourcing_id)
 
 
-def transition(
-    ports: OutsourcingPorts,
-    owner_id: str,
-    outsourcing_id: str,
-    event: Event,
-    *,
-    reason: str | None = None,
-    actor: str,
-    now: datetime,
-) -> Outsourcing:
-    """Apply ``event`` as the caller's side of the outsourcing; returns the caller's copy."""
-    copy = _expire_if_due(ports, get_outsourcing(ports, owner_id, outsourcing_id), now)
-    plan = _plan(ports, copy, event, copy.side, reason=reason, actor=actor, now=now)
+def _expiry(now: datetime) -> _Step:
+    return _Step(event=Event.EXPIRE, side=Side.SYSTEM, actor="system", now=now)
+
+
+def transition(ports: OutsourcingPorts, cmd: Transition) -> Outsourcing:
+    """Apply the event as the caller's side of the outsourcing; returns the caller's copy."""
+    owner_id, outsourcing_id, event = cmd.actor.tenant_id, cmd.outsourcing_id, cmd.event
+    copy = _expire_if_due(ports, get_outsourcing(ports, owner_id, outsourcing_id), cmd.now)
+    step = _Step(event=event, side=copy.side, actor=cmd.actor.label, now=cmd.now, reason=cmd.reason)
+    plan = _plan(ports, copy, step)
     ports.outsourcings.apply(plan)
     logger.info(
         "outsourcing transition",
@@ -400,10 +403,9 @@ def transition(
 
 def complete_with_ticket(
     ports: OutsourcingPorts,
+    actor: Actor,
     ticket: Ticket,
     changes: Mapping[str, Any],
-    *,
-    actor: str,
     now: datetime,
 ) -> Ticket:
     """The lead sets its ticket complete: an assigned outsourcing is canceled, one in progress
@@ -416,16 +418,14 @@ def complete_with_ticket(
         if not copy.open:
             current = ports.tickets.get(ticket.tenant_id, ticket.ticket_id)
             return ports.tickets.update(current, changes)
-        plan = _plan(
-            ports,
-            copy,
-            Event.TICKET_COMPLETED,
-            Side.LEAD,
-            reason=None,
-            actor=actor,
+        step = _Step(
+            event=Event.TICKET_COMPLETED,
+            side=Side.LEAD,
+            actor=actor.label,
             now=now,
             lead_ticket_changes=changes,
         )
+        plan = _plan(ports, copy, step)
         try:
             ports.outsourcings.apply(plan)
         except ConflictError as exc:
@@ -443,9 +443,7 @@ def expire_due(ports: OutsourcingPorts, now: datetime, days_back: int = 7) -> in
     expired = 0
     for copy in ports.outsourcings.due_for_expiry(now, days_back):
         try:
-            ports.outsourcings.apply(
-                _plan(ports, copy, Event.EXPIRE, Side.SYSTEM, reason=None, actor="system", now=now)
-            )
+            ports.outsourcings.apply(_plan(ports, copy, _expiry(now)))
         except (ConflictError, NotFoundError):
             continue
         expired += 1

@@ -32,13 +32,14 @@ from chalicelib.domain.partners import (
     check_status_map,
     check_token_usable,
 )
-from chalicelib.domain.tenants import Tenant
+from chalicelib.domain.tenants import Actor, Tenant
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
     Email,
     InvitationRepository,
     Mailer,
     Page,
+    Paging,
     PartnershipRepository,
     TenantRepository,
 )
@@ -47,6 +48,25 @@ from chalicelib.service.email_templates import render_template
 TOKEN_PREFIX = "pi_"  # noqa: S105 - a prefix, not a secret
 _SECRET_LEN = 32  # secrets.token_urlsafe(24): 192 bits
 TOKEN_LEN = len(TOKEN_PREFIX) + 26 + 26 + _SECRET_LEN
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPorts:
+    tenants: TenantRepository
+    invitations: InvitationRepository
+    partnerships: PartnershipRepository
+    mailer: Mailer
+
+
+@dataclass(frozen=True, slots=True)
+class InvitePartner:
+    """Invite a provider by email and company name; ``target_tenant_id`` when it is known."""
+
+    actor: Actor
+    email: str
+    company_name: str
+    target_tenant_id: str | None
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +113,10 @@ def _send_invitation(mailer: Mailer, lead: Tenant, invitation: Invitation, token
     return "sent"
 
 
-def create_invitation(
-    tenants: TenantRepository,
-    invitations: InvitationRepository,
-    mailer: Mailer,
-    lead_tenant_id: str,
-    *,
-    email: str,
-    company_name: str,
-    target_tenant_id: str | None,
-    created_by: str,
-    now: datetime,
-) -> IssuedInvitation:
+def create_invitation(ports: PartnerPorts, cmd: InvitePartner) -> IssuedInvitation:
     """Invite a provider to become a service partner; emails the token (shown once)."""
+    lead_tenant_id, target_tenant_id, now = cmd.actor.tenant_id, cmd.target_tenant_id, cmd.now
+    tenants, invitations = ports.tenants, ports.invitations
     lead = tenants.get(lead_tenant_id)
     agreement.ensure_outsourcing_allowed(lead)
     if target_tenant_id is not None:
@@ -126,18 +137,18 @@ def create_invitation(
     invitation = Invitation(
         lead_tenant_id=lead_tenant_id,
         invitation_id=invitation_id,
-        email=email,
-        company_name=company_name,
+        email=cmd.email,
+        company_name=cmd.company_name,
         token_hash=_hash(token),
         status=InvitationStatus.PENDING,
         expires_at=now + timedelta(days=lead.settings.invitation_expiry_days),
         created_at=now,
-        created_by=created_by,
+        created_by=cmd.actor.label,
         target_tenant_id=target_tenant_id,
         email_status="pending",
     )
     invitations.add(invitation)
-    status = _send_invitation(mailer, lead, invitation, token)
+    status = _send_invitation(ports.mailer, lead, invitation, token)
     invitation = invitations.update(invitation, {"email_status": status})
     logger.info(
         "partner invited", extra={"tenant_id": lead_tenant_id, "invitation_id": invitation_id}
@@ -146,28 +157,26 @@ def create_invitation(
     return IssuedInvitation(invitation=invitation, token=token)
 
 
-def get_invitation(
-    invitations: InvitationRepository, lead_tenant_id: str, invitation_id: str
-) -> Invitation:
+def get_invitation(ports: PartnerPorts, lead_tenant_id: str, invitation_id: str) -> Invitation:
+    """One of the lead's invitations; anything else is not found."""
     if not is_id(invitation_id):
         raise NotFoundError("No such invitation.")
-    return invitations.get(lead_tenant_id, invitation_id)
+    return ports.invitations.get(lead_tenant_id, invitation_id)
 
 
-def list_invitations(
-    invitations: InvitationRepository, lead_tenant_id: str, limit: int, cursor: str | None
-) -> Page[Invitation]:
-    return invitations.list(lead_tenant_id, limit, cursor)
+def list_invitations(ports: PartnerPorts, lead_tenant_id: str, paging: Paging) -> Page[Invitation]:
+    """The lead's invitations, newest first."""
+    return ports.invitations.list(lead_tenant_id, paging.limit, paging.cursor)
 
 
 def revoke_invitation(
-    invitations: InvitationRepository, lead_tenant_id: str, invitation_id: str, now: datetime
+    ports: PartnerPorts, lead_tenant_id: str, invitation_id: str, now: datetime
 ) -> Invitation:
     """Withdraw a pending invitation: its token stops working."""
-    invitation = get_invitation(invitations, lead_tenant_id, invitation_id)
+    invitation = get_invitation(ports, lead_tenant_id, invitation_id)
     check_revocable(invitation, now)
     try:
-        return invitations.update(
+        return ports.invitations.update(
             invitation, {"status": InvitationStatus.REVOKED, "resolved_at": now}
         )
     except ConflictError as exc:
@@ -177,17 +186,13 @@ def revoke_invitation(
 
 
 def resend_invitation(
-    tenants: TenantRepository,
-    invitations: InvitationRepository,
-    mailer: Mailer,
-    lead_tenant_id: str,
-    invitation_id: str,
-    now: datetime,
+    ports: PartnerPorts, lead_tenant_id: str, invitation_id: str, now: datetime
 ) -> IssuedInvitation:
     """Issue a new token with a new expiry and email it; the old token is dead from now on."""
-    lead = tenants.get(lead_tenant_id)
+    invitations = ports.invitations
+    lead = ports.tenants.get(lead_tenant_id)
     agreement.ensure_outsourcing_allowed(lead)
-    invitation = get_invitation(invitations, lead_tenant_id, invitation_id)
+    invitation = get_invitation(ports, lead_tenant_id, invitation_id)
     check_resendable(invitation, now)
     token = _new_token(lead_tenant_id, invitation_id)
     try:
@@ -204,7 +209,7 @@ def resend_invitation(
         raise ConflictError(
             "The invitation was used or changed meanwhile.", code="invalid_transition"
         ) from exc
-    status = _send_invitation(mailer, lead, renewed, token)
+    status = _send_invitation(ports.mailer, lead, renewed, token)
     renewed = invitations.update(renewed, {"email_status": status})
     count("PartnerInvitationResent")
     return IssuedInvitation(invitation=renewed, token=token)
@@ -229,21 +234,18 @@ def _find_by_token(invitations: InvitationRepository, token: str) -> Invitation:
 
 
 def accept_invitation(
-    tenants: TenantRepository,
-    invitations: InvitationRepository,
-    receiver_tenant_id: str,
-    token: str,
-    now: datetime,
+    ports: PartnerPorts, receiver_tenant_id: str, token: str, now: datetime
 ) -> Partnership:
     """The receiving tenant accepts: both sides of a new active partnership are created.
 
     Exactly one of two racing acceptances wins (the invitation update is conditional on it still
     being pending with this token), and a pair of tenants has at most one active partnership.
     """
+    invitations = ports.invitations
     invitation = _find_by_token(invitations, token)
     check_token_usable(invitation, now)
-    lead = tenants.get(invitation.lead_tenant_id)
-    receiver = tenants.get(receiver_tenant_id)
+    lead = ports.tenants.get(invitation.lead_tenant_id)
+    receiver = ports.tenants.get(receiver_tenant_id)
     check_can_partner(lead, receiver, invitation)
     partnership_id = new_id()
     common = {
@@ -291,9 +293,10 @@ def accept_invitation(
 
 
 def decline_invitation(
-    invitations: InvitationRepository, receiver_tenant_id: str, token: str, now: datetime
+    ports: PartnerPorts, receiver_tenant_id: str, token: str, now: datetime
 ) -> Invitation:
     """The receiving tenant declines: the token is used up."""
+    invitations = ports.invitations
     invitation = _find_by_token(invitations, token)
     check_token_usable(invitation, now)
     if invitation.target_tenant_id and invitation.target_tenant_id != receiver_tenant_id:
@@ -318,33 +321,28 @@ def decline_invitation(
     return declined
 
 
-def get_partnership(
-    partnerships: PartnershipRepository, tenant_id: str, partnership_id: str
-) -> Partnership:
+def get_partnership(ports: PartnerPorts, tenant_id: str, partnership_id: str) -> Partnership:
+    """This tenant's side of a partnership; anything else is not found."""
     if not is_id(partnership_id):
         raise NotFoundError("No such partnership.")
-    return partnerships.get(tenant_id, partnership_id)
+    return ports.partnerships.get(tenant_id, partnership_id)
 
 
 def list_partnerships(
-    partnerships: PartnershipRepository,
-    tenant_id: str,
-    role: PartnerRole | None,
-    limit: int,
-    cursor: str | None,
+    ports: PartnerPorts, tenant_id: str, role: PartnerRole | None, paging: Paging
 ) -> Page[Partnership]:
     """This tenant's partnerships. Only its own copies are read: a lead's service partners never
     learn of each other."""
-    return partnerships.list(tenant_id, role, limit, cursor)
+    return ports.partnerships.list(tenant_id, role, paging.limit, paging.cursor)
 
 
 def deactivate_partnership(
-    partnerships: PartnershipRepository, tenant_id: str, partnership_id: str, now: datetime
+    ports: PartnerPorts, tenant_id: str, partnership_id: str, now: datetime
 ) -> Partnership:
     """Either side ends the partnership: no new outsourcings; open ones run to their end."""
-    partnership = get_partnership(partnerships, tenant_id, partnership_id)
+    partnership = get_partnership(ports, tenant_id, partnership_id)
     check_deactivatable(partnership)
-    ended = partnerships.deactivate(partnership, tenant_id, now)
+    ended = ports.partnerships.deactivate(partnership, tenant_id, now)
     logger.info(
         "partnership deactivated",
         extra={"tenant_id": tenant_id, "partnership_id": partnership_id},
@@ -353,10 +351,8 @@ def deactivate_partnership(
     return ended
 
 
-def _service_side(
-    partnerships: PartnershipRepository, tenant_id: str, partnership_id: str
-) -> Partnership:
-    partnership = get_partnership(partnerships, tenant_id, partnership_id)
+def _service_side(ports: PartnerPorts, tenant_id: str, partnership_id: str) -> Partnership:
+    partnership = get_partnership(ports, tenant_id, partnership_id)
     if partnership.role is not PartnerRole.LEAD:
         # Only the service partner files received work; the lead has no mapping to see.
         raise NotFoundError(
@@ -366,21 +362,16 @@ def _service_side(
     return partnership
 
 
-def get_mapping(
-    partnerships: PartnershipRepository, tenant_id: str, partnership_id: str
-) -> PartnerMapping:
+def get_mapping(ports: PartnerPorts, tenant_id: str, partnership_id: str) -> PartnerMapping:
     """How this service partner files work from that lead (defaults until changed)."""
-    return _service_side(partnerships, tenant_id, partnership_id).mapping or PartnerMapping()
+    return _service_side(ports, tenant_id, partnership_id).mapping or PartnerMapping()
 
 
 def set_mapping(
-    partnerships: PartnershipRepository,
-    tenant_id: str,
-    partnership_id: str,
-    mapping: PartnerMapping,
+    ports: PartnerPorts, tenant_id: str, partnership_id: str, mapping: PartnerMapping
 ) -> PartnerMapping:
     """Replace the mapping; allowed at any time, also while the partnership is inactive."""
     check_status_map(mapping.status_map)
-    partnership = _service_side(partnerships, tenant_id, partnership_id)
-    updated = partnerships.set_mapping(partnership, mapping)
+    partnership = _service_side(ports, tenant_id, partnership_id)
+    updated = ports.partnerships.set_mapping(partnership, mapping)
     return updated.mapping or mapping

@@ -13,32 +13,33 @@ from chalicelib.service.api_keys import IssuedKey, mint_key
 
 
 @dataclass(frozen=True, slots=True)
+class NewTenant:
+    name: str
+    language: str
+    currency: str
+    contact_email: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CreatedTenant:
     tenant: Tenant
     issued: IssuedKey
 
 
-def create_tenant(
-    tenants: TenantRepository,
-    *,
-    name: str,
-    language: str,
-    currency: str,
-    contact_email: str,
-    now: datetime,
-) -> CreatedTenant:
+def create_tenant(tenants: TenantRepository, cmd: NewTenant) -> CreatedTenant:
     """Create a tenant and its first ``all`` API key (returned once, never stored in clear)."""
     tenant_id = new_id()
     issued = mint_key(
-        tenant_id, name="Initial administrator key", permission=Permission.ALL, now=now
+        tenant_id, name="Initial administrator key", permission=Permission.ALL, now=cmd.now
     )
     tenant = Tenant(
         tenant_id=tenant_id,
-        name=name,
-        language=language,
-        currency=currency,
-        contact_email=contact_email,
-        created_at=now,
+        name=cmd.name,
+        language=cmd.language,
+        currency=cmd.currency,
+        contact_email=cmd.contact_email,
+        created_at=cmd.now,
         active_all_keys=1,
     )
     tenants.create_with_key(tenant, issued.key)

@@ -9,9 +9,8 @@ from decimal import Decimal
 from chalicelib.domain.items import Attachment, Charge, Note, TimeEntry
 from chalicelib.domain.tenants import Tenant
 from chalicelib.domain.tickets import Ticket
-from chalicelib.ports import ItemRepository, TenantRepository, TicketRepository
-from chalicelib.service.items import all_items
-from chalicelib.service.tickets import get_ticket
+from chalicelib.service.items import ItemPorts
+from chalicelib.service.lookup import all_items, get_ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +37,17 @@ class WorkOrder:
 
 
 def build_work_order(
-    tenants: TenantRepository,
-    tickets: TicketRepository,
-    items: ItemRepository,
+    ports: ItemPorts,
     tenant_id: str,
     ticket_id: str,
-    *,
     now: datetime,
+    *,
     include_internal: bool = False,
 ) -> WorkOrder:
     """Gather the ticket and its items. Internal items stay out unless asked for."""
-    ticket = get_ticket(tickets, tenant_id, ticket_id)
-    order = WorkOrder(tenant=tenants.get(tenant_id), ticket=ticket, printed_at=now)
-    for item in all_items(items, tenant_id, ticket_id):
+    ticket = get_ticket(ports.tickets, tenant_id, ticket_id)
+    order = WorkOrder(tenant=ports.tenants.get(tenant_id), ticket=ticket, printed_at=now)
+    for item in all_items(ports.items, tenant_id, ticket_id):
         if item.internal and not include_internal:
             continue
         if isinstance(item, Note):

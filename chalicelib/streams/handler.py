@@ -15,9 +15,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
-from chalicelib.observability import flush_metrics
-from chalicelib.service import sync
-from chalicelib.service.reactions import remove_deleted_attachment_file
+from chalicelib.service import items, replication
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
 
 STREAM_ARN_PLACEHOLDER = (
@@ -28,23 +26,16 @@ streams = Blueprint(__name__)
 
 
 def build_dispatcher(container: Container) -> Dispatcher:
-    """Every reaction of the service, by domain event type."""
-
+    """Every reaction of the service, by domain event type: the one place that wires them."""
+    replicating = container.replication_ports
     return Dispatcher(
         {
             ItemChanged: [
-                partial(sync.on_item_changed, container.items, container.files),
-                partial(remove_deleted_attachment_file, container.files),
+                partial(replication.on_item_changed, replicating),
+                partial(items.remove_deleted_attachment_file, container.files),
             ],
-            OutsourcingChanged: [
-                partial(
-                    sync.on_outsourcing_changed,
-                    container.tickets,
-                    container.items,
-                    container.files,
-                )
-            ],
-            TicketChanged: [partial(sync.on_ticket_changed, container.tickets)],
+            OutsourcingChanged: [partial(replication.on_outsourcing_changed, replicating)],
+            TicketChanged: [partial(replication.on_ticket_changed, replicating)],
         }
     )
 
@@ -57,7 +48,4 @@ def build_dispatcher(container: Container) -> Dispatcher:
 )
 def on_table_change(event: DynamoDBEvent) -> dict[str, Any]:
     """Lambda entry point for the table's stream: returns partial batch failures."""
-    try:
-        return process_batch(event.to_dict(), event.context, build_dispatcher(get_container()))
-    finally:
-        flush_metrics()
+    return process_batch(event.to_dict(), event.context, build_dispatcher(get_container()))

@@ -12,7 +12,6 @@ from typing import Any
 from chalice.app import Blueprint
 
 from chalicelib.container import get_container
-from chalicelib.observability import flush_metrics
 from chalicelib.service.dead_letters import retry_dead_letters as retry
 from chalicelib.streams.dispatcher import process_batch
 from chalicelib.streams.handler import build_dispatcher
@@ -25,13 +24,10 @@ def retry_dead_letters(event: dict[str, Any], context: Any) -> dict[str, Any]:
     container = get_container()
     dispatcher = build_dispatcher(container)
     max_messages = int((event or {}).get("max_messages", 10))
-    try:
-        report = retry(
-            container.dead_letter_queue,
-            container.stream_reader,
-            lambda batch: process_batch(batch, context, dispatcher),
-            max_messages=max(1, min(max_messages, 100)),
-        )
-    finally:
-        flush_metrics()
+    report = retry(
+        container.dead_letter_queue,
+        container.stream_reader,
+        lambda batch: process_batch(batch, context, dispatcher),
+        max_messages=max(1, min(max_messages, 100)),
+    )
     return dataclasses.asdict(report)

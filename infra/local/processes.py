@@ -70,16 +70,20 @@ class Child:
         return code
 
 
+Output = IO[Any] | int | None
+
+
 def spawn(
     name: str,
     args: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path | None = None,
-    stdout: IO[Any] | int | None = None,
-    stderr: IO[Any] | int | None = None,
+    output: tuple[Output, Output] = (None, None),
 ) -> Child:
-    """Start ``args`` as a new session (process group) that dies with this process."""
+    """Start ``args`` as a new session (process group) that dies with this process; ``output``
+    is where its stdout and stderr go (default: this process's)."""
+    stdout, stderr = output
     proc = subprocess.Popen(
         list(args),
         env=dict(env),
@@ -151,8 +155,7 @@ def start_moto(
         "moto",
         [sys.executable, "-c", MOTO_MAIN, "-H", LOOPBACK, "-p", str(port)],
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT if log is not None else None,
+        output=(log, subprocess.STDOUT if log is not None else None),
     )
 
 

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from chalicelib.adapters.dynamo.stream_reader import lambda_record
+from infra.local.lambda_context import lambda_context
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -88,6 +89,15 @@ class _Shard:
     closed: bool = False
 
 
+class PumpOptions(TypedDict, total=False):
+    checkpoints: Checkpoints | None  # where positions are kept (default: in memory)
+    batch_size: int  # records per invocation, as the event source mapping's BatchSize (100)
+    region: str
+    max_attempts: int  # deliveries of a failing batch before it is dead-lettered (10)
+    dead_letters: Callable[[dict[str, Any]], None] | None  # the on-failure destination
+    context_factory: Callable[[], Any]  # the Lambda context of each invocation
+
+
 class StreamPump:
     """Feeds a table's stream to a Lambda-style handler with partial batch failure semantics."""
 
@@ -96,23 +106,19 @@ class StreamPump:
         streams_client: Any,
         stream_arn: str,
         handler: Handler,
-        *,
-        checkpoints: Checkpoints | None = None,
-        batch_size: int = 100,
-        region: str = "us-east-1",
-        max_attempts: int = 10,
-        dead_letters: Callable[[dict[str, Any]], None] | None = None,
-        context_factory: Callable[[], Any] = lambda: None,
+        **options: Unpack[PumpOptions],
     ) -> None:
         self._streams = streams_client
         self.stream_arn = stream_arn
         self._handler = handler
-        self._checkpoints = checkpoints or MemoryCheckpoints()
-        self._batch_size = batch_size
-        self._region = region
-        self._max_attempts = max_attempts
-        self._dead_letters = dead_letters
-        self._context_factory = context_factory
+        self._checkpoints = options.get("checkpoints") or MemoryCheckpoints()
+        self._batch_size = options.get("batch_size", 100)
+        self._region = options.get("region", "us-east-1")
+        self._max_attempts = options.get("max_attempts", 10)
+        self._dead_letters = options.get("dead_letters")
+        self._context_factory = options.get(
+            "context_factory", lambda: lambda_context("table_stream")
+        )
         self._shards: dict[str, _Shard] = {}
         self.stats = PumpStats()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from infra.local.lambda_context import lambda_context
 from infra.local.pump import FileCheckpoints, StreamPump, file_dead_letters
 
 CHECKPOINTS_FILE = "checkpoints.json"
@@ -158,16 +159,7 @@ def dead_letter_sink(path: Path, settings: Any) -> Any:
 
     def sink(entry: dict[str, Any]) -> None:
         to_file(entry)
-        queue.send(
-            batch_info_message(
-                entry["stream_arn"],
-                entry["shard_id"],
-                entry["first_sequence_number"],
-                entry["last_sequence_number"],
-                len(entry["records"]),
-                "RetryAttemptsExhausted",
-            )
-        )
+        queue.send(batch_info_message(entry, "RetryAttemptsExhausted"))
 
     return sink
 
@@ -189,7 +181,7 @@ def run_jobs(stop: threading.Event, every: float) -> None:
             "detail": {},
         }
         try:
-            result = expire_outsourcings(event, None)
+            result = expire_outsourcings(event, lambda_context("expire_outsourcings"))
         except Exception as exc:  # a failing job must not stop the pump
             print(f"jobs: expire_outsourcings failed: {exc!r}", flush=True)
             continue

@@ -135,24 +135,28 @@ def create_dead_letter_queue(sqs: Any, name: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class Clients:
+    """boto3 clients of the services to provision on (Cognito and SQS are optional)."""
+
+    dynamodb: Any
+    s3: Any
+    ses: Any
+    cognito: Any | None = None
+    sqs: Any | None = None
+
+
 def provision(
-    *,
-    dynamodb: Any,
-    s3: Any,
-    ses: Any,
-    cognito: Any | None,
-    table_name: str,
-    bucket_name: str,
-    mail_from: str,
-    sqs: Any | None = None,
+    clients: Clients, *, table_name: str, bucket_name: str, mail_from: str
 ) -> Provisioned:
     """Everything the service needs, created if missing."""
-    stream_arn = create_table(dynamodb, table_name)
-    create_bucket(s3, bucket_name)
-    ses.verify_email_identity(EmailAddress=mail_from)
+    stream_arn = create_table(clients.dynamodb, table_name)
+    create_bucket(clients.s3, bucket_name)
+    clients.ses.verify_email_identity(EmailAddress=mail_from)
     pool_id = client_id = None
-    if cognito is not None:
-        pool_id, client_id = create_user_pool(cognito, f"{table_name}-portal")
+    if clients.cognito is not None:
+        pool_id, client_id = create_user_pool(clients.cognito, f"{table_name}-portal")
+    sqs = clients.sqs
     queue_url = create_dead_letter_queue(sqs, f"{table_name}-stream-dlq") if sqs else None
     return Provisioned(
         table_name=table_name,

@@ -33,8 +33,10 @@ def main() -> int:
         }
     )
     from chalicelib.streams.retry import retry_dead_letters
+    from infra.local.lambda_context import lambda_context
 
-    report = retry_dead_letters({"max_messages": int(os.environ.get("MAX_MESSAGES", "10"))}, None)
+    event = {"max_messages": int(os.environ.get("MAX_MESSAGES", "10"))}
+    report = retry_dead_letters(event, lambda_context("retry_dead_letters"))
     print(json.dumps(report, indent=1))
     return 0 if not report["still_failing"] else 1
 

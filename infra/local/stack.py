@@ -164,7 +164,7 @@ class Stack:
         from botocore.config import Config
 
         from chalicelib.config import Settings
-        from infra.local.resources import provision
+        from infra.local.resources import Clients, provision
 
         settings = Settings.from_environ(os.environ)
         dynamodb_endpoint = self.environ.get("DYNAMODB_ENDPOINT_URL") or endpoint
@@ -175,11 +175,13 @@ class Stack:
             return session.client(service, endpoint_url=url, config=config)
 
         provisioned = provision(
-            dynamodb=client("dynamodb", dynamodb_endpoint),
-            s3=client("s3"),
-            ses=client("ses"),
-            cognito=client("cognito-idp"),
-            sqs=client("sqs"),
+            Clients(
+                dynamodb=client("dynamodb", dynamodb_endpoint),
+                s3=client("s3"),
+                ses=client("ses"),
+                cognito=client("cognito-idp"),
+                sqs=client("sqs"),
+            ),
             table_name=settings.table_name,
             bucket_name=settings.bucket_name,
             mail_from=settings.mail_from,

@@ -62,22 +62,21 @@ def list_budgets() -> list[tuple[str, str, str, str]]:
     from chalice.test import Client
     from moto import mock_aws
 
-    from chalicelib.adapters.dynamo.repositories import DynamoTicketRepository
+    from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
     from chalicelib.container import reset_container
     from chalicelib.domain.clock import utcnow
     from chalicelib.domain.ids import new_id
     from chalicelib.domain.tickets import Ticket
-    from infra.local.resources import provision
+    from infra.local.resources import Clients, provision
     from tests.bench.counting import count_dynamodb
 
     rows: list[tuple[str, str, str, str]] = []
     with mock_aws():
         reset_container()
         provision(
-            dynamodb=boto3.client("dynamodb"),
-            s3=boto3.client("s3"),
-            ses=boto3.client("ses"),
-            cognito=None,
+            Clients(
+                dynamodb=boto3.client("dynamodb"), s3=boto3.client("s3"), ses=boto3.client("ses")
+            ),
             table_name="bench-main",
             bucket_name="bench-files",
             mail_from="no-reply@bench.example",

@@ -34,16 +34,15 @@ def note_budget(notes: int = 20) -> list[Row]:
 
     from chalicelib.container import reset_container
     from infra.local.pump import StreamPump
-    from infra.local.resources import provision
+    from infra.local.resources import Clients, provision
     from tests.bench.counting import count_dynamodb
 
     with mock_aws():
         reset_container()
         provisioned = provision(
-            dynamodb=boto3.client("dynamodb"),
-            s3=boto3.client("s3"),
-            ses=boto3.client("ses"),
-            cognito=None,
+            Clients(
+                dynamodb=boto3.client("dynamodb"), s3=boto3.client("s3"), ses=boto3.client("ses")
+            ),
             table_name="bench-sync",
             bucket_name="bench-sync-files",
             mail_from="no-reply@bench.example",

@@ -15,8 +15,8 @@ from typing import Any
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
-from chalicelib.adapters.dynamo import models
-from chalicelib.adapters.dynamo.models import Record
+from chalicelib.adapters.dynamo import idempotency, items, outsourcings, partners, tenants, tickets
+from chalicelib.adapters.dynamo.table import Record
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "aws" / "resources.json"
 
@@ -31,12 +31,28 @@ def _keys(key_schema: list[dict[str, str]]) -> dict[str, str]:
     return {key["KeyType"]: key["AttributeName"] for key in key_schema}
 
 
+RECORD_MODULES = (tenants, tickets, items, partners, outsourcings, idempotency)
+
+
 def _model_classes() -> list[type[Model]]:
     return [
         cls
-        for _, cls in inspect.getmembers(models, inspect.isclass)
+        for module in RECORD_MODULES
+        for _, cls in inspect.getmembers(module, inspect.isclass)
         if issubclass(cls, Model) and cls is not Model
     ]
+
+
+def test_every_record_class_lives_in_an_aggregate_module() -> None:
+    """Every record class of the table is found (so the checks below cover them all)."""
+
+    def subclasses(cls: type[Model]) -> set[type[Model]]:
+        found = set(cls.__subclasses__())
+        for sub in list(found):
+            found |= subclasses(sub)
+        return found
+
+    assert subclasses(Record) <= set(_model_classes())
 
 
 def test_table_key_schema_matches_record() -> None:
@@ -91,7 +107,7 @@ def test_ttl_attribute_matches_the_models() -> None:
     spec = _table()["TimeToLiveSpecification"]
     assert spec["Enabled"] is True
     assert ttl_names == {spec["AttributeName"]}
-    assert models.IdempotencyRecord.expires_at.attr_name == spec["AttributeName"]
+    assert idempotency.IdempotencyRecord.expires_at.attr_name == spec["AttributeName"]
 
 
 def test_stream_carries_old_and_new_images() -> None:

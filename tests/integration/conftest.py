@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from chalicelib.container import reset_container
 from infra.local.pump import StreamPump
-from infra.local.resources import provision
+from infra.local.resources import Clients, provision
 from tests.integration.dynamodb_local import DynamoDBLocal
 
 OPERATOR_KEY = "op_" + "x" * 40
@@ -228,10 +228,7 @@ def _harness(
         reset_container()
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
         provisioned = provision(
-            dynamodb=dynamodb,
-            s3=boto3.client("s3"),
-            ses=boto3.client("ses"),
-            cognito=None,
+            Clients(dynamodb=dynamodb, s3=boto3.client("s3"), ses=boto3.client("ses")),
             table_name=table_name,
             bucket_name=bucket_name,
             mail_from=env["MAIL_FROM"],

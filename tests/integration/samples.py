@@ -6,39 +6,39 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api import models
+from chalicelib.api.models import outsourcing, partners, tenants, tickets
 
 VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
-    models.TenantCreate: {
+    tenants.TenantCreate: {
         "name": "Sample IT",
         "language": "en",
         "currency": "USD",
         "contact_email": "ops@sample.example",
     },
-    models.ApiKeyCreate: {"name": "sample", "permission": "none"},
-    models.TicketCreate: {"title": "Sample ticket"},
-    models.TicketUpdate: {"title": "Changed title"},
-    models.NoteCreate: {"text": "sample note"},
-    models.NoteUpdate: {"text": "changed note"},
-    models.TimeEntryCreate: {"date": "2026-11-24", "hours_worked": "1"},
-    models.TimeEntryUpdate: {"hours_worked": "2"},
-    models.ChargeCreate: {"name": "Cable", "quantity": "1"},
-    models.ChargeUpdate: {"name": "Changed"},
-    models.AttachmentCreate: {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
-    models.AttachmentUpdate: {"file_name": "b.txt"},
-    models.AgreementAccept: {"version": "2026-11-01", "accepted_by": "Jane Admin"},
-    models.SettingsUpdate: {"enabled": True},
-    models.InvitationCreate: {"email": "partner@example.com", "company_name": "Partner IT"},
-    models.InvitationToken: {"token": "pi_" + "0" * 84},
-    models.MappingBody: {"queue": "Partners"},
-    models.OutsourceRequest: {
+    tenants.ApiKeyCreate: {"name": "sample", "permission": "none"},
+    tickets.TicketCreate: {"title": "Sample ticket"},
+    tickets.TicketUpdate: {"title": "Changed title"},
+    tickets.NoteCreate: {"text": "sample note"},
+    tickets.NoteUpdate: {"text": "changed note"},
+    tickets.TimeEntryCreate: {"date": "2026-11-24", "hours_worked": "1"},
+    tickets.TimeEntryUpdate: {"hours_worked": "2"},
+    tickets.ChargeCreate: {"name": "Cable", "quantity": "1"},
+    tickets.ChargeUpdate: {"name": "Changed"},
+    tickets.AttachmentCreate: {"file_name": "a.txt", "content_type": "text/plain", "size": 3},
+    tickets.AttachmentUpdate: {"file_name": "b.txt"},
+    tenants.AgreementAccept: {"version": "2026-11-01", "accepted_by": "Jane Admin"},
+    tenants.SettingsUpdate: {"enabled": True},
+    partners.InvitationCreate: {"email": "partner@example.com", "company_name": "Partner IT"},
+    partners.InvitationToken: {"token": "pi_" + "0" * 84},
+    partners.MappingBody: {"queue": "Partners"},
+    outsourcing.OutsourceRequest: {
         "partnership_id": "01HZZZZZZZZZZZZZZZZZZZZZZZ",
         "terms": {
             "instructions": "Replace the switch",
             "pricing": {"type": "flat", "amount": "90"},
         },
     },
-    models.ReasonBody: {"reason": "Not this week"},
+    outsourcing.ReasonBody: {"reason": "Not this week"},
 }
 
 

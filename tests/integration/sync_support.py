@@ -12,6 +12,7 @@ import requests
 
 from chalicelib.domain.sync import replica_id
 from chalicelib.streams.handler import on_table_change
+from infra.local.lambda_context import lambda_context
 from infra.local.pump import StreamPump
 from tests.integration.conftest import Harness, Tenant
 
@@ -293,7 +294,7 @@ def stream_records(harness: Harness) -> list[dict[str, Any]]:
 
 def deliver(records: list[dict[str, Any]]) -> None:
     """Hand ``records`` to the app's stream handler as one batch; every record must succeed."""
-    result = on_table_change({"Records": records}, None)
+    result = on_table_change({"Records": records}, lambda_context("table_stream"))
     assert result == {"batchItemFailures": []}, result
 
 

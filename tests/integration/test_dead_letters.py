@@ -11,11 +11,15 @@ import requests
 
 from chalicelib.adapters.sqs import SqsDeadLetterQueue, batch_info_message
 from chalicelib.container import reset_container
+from chalicelib.service import items as item_service
 from chalicelib.streams import handler as stream_handler
 from chalicelib.streams.retry import retry_dead_letters
+from infra.local.lambda_context import lambda_context
 from infra.local.pump import StreamPump
 from infra.local.resources import create_dead_letter_queue
 from tests.integration.conftest import Harness
+
+CONTEXT = lambda_context("retry_dead_letters")
 
 
 @pytest.fixture
@@ -30,16 +34,7 @@ def _sink(url: str) -> Any:
     queue = SqsDeadLetterQueue(boto3.client("sqs"), url)
 
     def send(entry: dict[str, Any]) -> None:
-        queue.send(
-            batch_info_message(
-                entry["stream_arn"],
-                entry["shard_id"],
-                entry["first_sequence_number"],
-                entry["last_sequence_number"],
-                len(entry["records"]),
-                "RetryAttemptsExhausted",
-            )
-        )
+        queue.send(batch_info_message(entry, "RetryAttemptsExhausted"))
 
     return send
 
@@ -71,7 +66,7 @@ def test_a_dead_lettered_batch_is_applied_once_the_cause_is_fixed(
         if event.deleted_now:
             raise ConnectionError("storage unavailable")
 
-    monkeypatch.setattr(stream_handler, "remove_deleted_attachment_file", broken)
+    monkeypatch.setattr(item_service, "remove_deleted_attachment_file", broken)
     pump = StreamPump(
         boto3.client("dynamodbstreams", endpoint_url=harness.dynamodb_endpoint),
         harness.stream_arn,
@@ -88,13 +83,13 @@ def test_a_dead_lettered_batch_is_applied_once_the_cause_is_fixed(
     # When the cause is fixed and the operator retries
     monkeypatch.undo()
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queue_url)
-    report = retry_dead_letters({"max_messages": 10}, None)
+    report = retry_dead_letters({"max_messages": 10}, CONTEXT)
     # Then the batch is applied, the letter is gone, and a second retry finds nothing
     assert report["succeeded"] >= 1
     assert report["still_failing"] == 0
     assert s3.list_objects_v2(Bucket=harness.bucket_name, Prefix=key)["KeyCount"] == 0
     assert _waiting(queue_url) == 0
-    assert retry_dead_letters({}, None)["received"] == 0
+    assert retry_dead_letters({}, CONTEXT)["received"] == 0
 
 
 def test_a_batch_that_still_fails_stays_in_the_queue(
@@ -121,11 +116,13 @@ def test_a_batch_that_still_fails_stays_in_the_queue(
         QueueUrl=queue_url,
         MessageBody=json.dumps(
             batch_info_message(
-                harness.stream_arn,
-                shard,
-                first["SequenceNumber"],
-                last["SequenceNumber"],
-                len(records),
+                {
+                    "stream_arn": harness.stream_arn,
+                    "shard_id": shard,
+                    "first_sequence_number": first["SequenceNumber"],
+                    "last_sequence_number": last["SequenceNumber"],
+                    "records": records,
+                },
                 "RetryAttemptsExhausted",
             )
         ),
@@ -139,7 +136,7 @@ def test_a_batch_that_still_fails_stays_in_the_queue(
         }
 
     monkeypatch.setattr("chalicelib.streams.retry.process_batch", always_failing)
-    report = retry_dead_letters({"max_messages": 5}, None)
+    report = retry_dead_letters({"max_messages": 5}, CONTEXT)
     assert report["received"] == 1
     assert report["still_failing"] == 1
     assert report["records"] == len(records)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from chalicelib.adapters.dynamo.repositories import DynamoItemRepository
+from chalicelib.adapters.dynamo.items import DynamoItemRepository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.items import Note, Origin

@@ -17,9 +17,11 @@ from chalicelib.container import get_container
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.outsourcing import Event, PricingType, Terms
+from chalicelib.domain.tenants import Actor
 from chalicelib.domain.tickets import TicketSource, TicketStatus
 from chalicelib.service import outsourcing as service
 from chalicelib.service import tickets
+from chalicelib.service.outsourcing import Outsource, Transition
 from tests.integration.conftest import Harness, Reply, Tenant
 
 RECEIVER_EVENTS = ("accept", "decline", "submit-completion")
@@ -155,14 +157,15 @@ def _outsource_with_passed_deadline(
     """An assigned outsourcing whose accept-by deadline passed a minute ago (made an hour ago)."""
     created = harness.create_ticket(lead, title="Backup failed")
     now = utcnow()
-    copy = service.outsource_to_partner(
+    copy = service.outsource(
         get_container().outsourcing_ports,
-        lead.tenant_id,
-        created["ticket_id"],
-        partnership_id=partnership_id,
-        terms=Terms(accept_by=now - timedelta(minutes=1)),
-        actor="test",
-        now=now - timedelta(hours=1),
+        Outsource(
+            actor=Actor(lead.tenant_id, label="test"),
+            ticket_id=created["ticket_id"],
+            receivers={"partnership_id": partnership_id},
+            terms=Terms(accept_by=now - timedelta(minutes=1)),
+            now=now - timedelta(hours=1),
+        ),
     )
     return Deal(harness, lead, partner, partnership_id, created, copy.outsourcing_id)
 
@@ -968,19 +971,23 @@ def _race(deal: Deal, *moves: tuple[Event, str | None]) -> list[str]:
         now = utcnow()
         if event is Event.TICKET_COMPLETED:  # the lead sets its ticket complete
             tickets.update_ticket(
-                ports.tickets,
-                deal.lead.tenant_id,
+                ports,
+                Actor(deal.lead.tenant_id, label="racer"),
                 deal.ticket_id,
                 {"status": TicketStatus.COMPLETE},
                 now,
-                complete_outsourcing=lambda current, changes: service.complete_with_ticket(
-                    ports, current, changes, actor="racer", now=now
-                ),
             )
             return
         side = deal.partner if event in (Event.ACCEPT, Event.SUBMIT_COMPLETION) else deal.lead
         service.transition(
-            ports, side.tenant_id, deal.outsourcing_id, event, reason=reason, actor="racer", now=now
+            ports,
+            Transition(
+                actor=Actor(side.tenant_id, label="racer"),
+                outsourcing_id=deal.outsourcing_id,
+                event=event,
+                now=now,
+                reason=reason,
+            ),
         )
 
     def run(index: int) -> None:

@@ -393,9 +393,7 @@ def _race(monkeypatch: pytest.MonkeyPatch, receivers: list[Tenant], token: str) 
     def accept(receiver: Tenant) -> None:
         started.wait()
         try:
-            partners.accept_invitation(
-                container.tenants, invitations, receiver.tenant_id, token, utcnow()
-            )
+            partners.accept_invitation(container.partner_ports, receiver.tenant_id, token, utcnow())
             outcomes.append("accepted")
         except DomainError as exc:
             outcomes.append(exc.code)

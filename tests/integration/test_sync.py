@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from chalicelib.adapters.dynamo.repositories import DynamoItemRepository
+from chalicelib.adapters.dynamo.items import DynamoItemRepository
 from chalicelib.adapters.s3 import S3FileStore
 from chalicelib.domain.items import Item, ItemKind
 from chalicelib.domain.sync import replica_id

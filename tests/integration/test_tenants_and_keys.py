@@ -7,7 +7,7 @@ import threading
 import boto3
 import pytest
 
-from chalicelib.adapters.dynamo.repositories import DynamoApiKeyRepository
+from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError
 from chalicelib.domain.tenants import Permission

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import TicketRecord, ticket_pk
-from chalicelib.adapters.dynamo.repositories import item_record
+from chalicelib.adapters.dynamo import keys
+from chalicelib.adapters.dynamo.items import item_record
+from chalicelib.adapters.dynamo.tickets import TicketRecord
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.ids import derived_id, new_id
 from chalicelib.domain.items import Note
@@ -63,8 +65,8 @@ class StreamEventBuilder:
     def ticket_inserted(self, title: str) -> dict[str, Any]:
         now = utcnow()
         record = TicketRecord(
-            pk=ticket_pk(self.tenant_id, self.ticket_id),
-            sk="TICKET",
+            pk=keys.ticket_pk(self.tenant_id, self.ticket_id),
+            sk=keys.TICKET_SK,
             tenant_id=self.tenant_id,
             ticket_id=self.ticket_id,
             number="T20261125.0001",
@@ -80,8 +82,8 @@ class StreamEventBuilder:
 
     def other_record(self) -> dict[str, Any]:
         image = {
-            "pk": {"S": f"T#{self.tenant_id}"},
-            "sk": {"S": "COUNTER#TICKET#20261125"},
+            "pk": {"S": keys.tenant_pk(self.tenant_id)},
+            "sk": {"S": keys.ticket_counter_sk(date(2026, 11, 25))},
             "type": {"S": "counter"},
             "value": {"N": "3"},
         }

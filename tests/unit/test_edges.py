@@ -11,11 +11,12 @@ import pytest
 
 from chalicelib.adapters.dynamo import cursor
 from chalicelib.api.errors import error_response, rewrite_chalice_error
-from chalicelib.api.models import TicketCreate
+from chalicelib.api.models.tickets import TicketCreate
 from chalicelib.api.routing import parse_body, pydantic_error
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.events import ItemChanged, TicketChanged
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
+from infra.local.lambda_context import lambda_context
 from tests.unit.stream_events import StreamEventBuilder
 
 
@@ -119,7 +120,7 @@ def test_dispatch_routes_events_by_type() -> None:
         events.ticket_inserted("t1"),
         events.other_record(),
     )
-    response = process_batch(batch, None, dispatcher)
+    response = process_batch(batch, lambda_context("table_stream"), dispatcher)
     assert response == {"batchItemFailures": []}
     assert [type(e).__name__ for e in seen] == ["ItemChanged", "TicketChanged"]
 
@@ -136,7 +137,9 @@ def test_the_first_failure_holds_back_the_rest_of_the_batch() -> None:
     batch = events.batch(
         events.note_inserted("ok1"), events.note_inserted("bad"), events.note_inserted("ok2")
     )
-    response = process_batch(batch, None, Dispatcher({ItemChanged: [react]}))
+    response = process_batch(
+        batch, lambda_context("table_stream"), Dispatcher({ItemChanged: [react]})
+    )
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == [r["dynamodb"]["SequenceNumber"] for r in batch["Records"][1:]]
     assert applied == [events.item_id("ok1")]
@@ -149,5 +152,7 @@ def test_an_entirely_failed_batch_is_reported_not_raised() -> None:
         raise RuntimeError("down")
 
     batch = events.batch(events.note_inserted("a"), events.note_inserted("b"))
-    response = process_batch(batch, None, Dispatcher({ItemChanged: [react]}))
+    response = process_batch(
+        batch, lambda_context("table_stream"), Dispatcher({ItemChanged: [react]})
+    )
     assert len(response["batchItemFailures"]) == 2

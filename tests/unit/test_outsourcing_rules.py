@@ -18,12 +18,11 @@ from chalicelib.domain.outsourcing import (
     Event,
     OutsourceStatus,
     Side,
-    SyncTarget,
     Terms,
     check_terms,
     next_status,
-    syncs,
 )
+from chalicelib.domain.sync import Destination, destination_of, syncs
 from chalicelib.domain.tickets import Ticket
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -189,7 +188,7 @@ LINKED = Ticket(
 @pytest.mark.parametrize("side", [Side.LEAD, Side.RECEIVER])
 def test_a_ticket_in_progress_syncs_to_its_peer(side: Side) -> None:
     ticket = dataclasses.replace(LINKED, outsourcing_side=side)
-    assert ticket.sync_target() == SyncTarget(
+    assert destination_of(ticket) == Destination(
         outsourcing_id="outsourcing", side=side, peer_owner_id="partner", peer_ticket_id="insourced"
     )
 
@@ -198,7 +197,7 @@ def test_a_ticket_in_progress_syncs_to_its_peer(side: Side) -> None:
     "status", [s for s in OutsourceStatus if s is not OutsourceStatus.IN_PROGRESS]
 )
 def test_a_ticket_not_in_progress_syncs_nowhere(status: OutsourceStatus) -> None:
-    assert dataclasses.replace(LINKED, outsourcing_status=status).sync_target() is None
+    assert destination_of(dataclasses.replace(LINKED, outsourcing_status=status)) is None
 
 
 @pytest.mark.parametrize(
@@ -207,7 +206,7 @@ def test_a_ticket_not_in_progress_syncs_nowhere(status: OutsourceStatus) -> None
 )
 def test_a_ticket_without_a_complete_link_syncs_nowhere(missing: str) -> None:
     unlinked: dict[str, Any] = {missing: None}
-    assert dataclasses.replace(LINKED, **unlinked).sync_target() is None
+    assert destination_of(dataclasses.replace(LINKED, **unlinked)) is None
 
 
 def test_a_local_ticket_syncs_nowhere() -> None:
@@ -220,5 +219,5 @@ def test_a_local_ticket_syncs_nowhere() -> None:
         created_at=NOW,
         updated_at=NOW,
     )
-    assert local.sync_target() is None
+    assert destination_of(local) is None
     assert local.open_outsourcing is False

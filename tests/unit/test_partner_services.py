@@ -32,13 +32,15 @@ from chalicelib.domain.partners import (
 )
 from chalicelib.domain.tenants import (
     DEFAULT_INVITATION_BODY,
+    Actor,
     AgreementAcceptance,
     OutsourcingSettings,
 )
 from chalicelib.domain.tickets import TicketStatus
-from chalicelib.ports import Email
+from chalicelib.ports import Email, Mailer, Paging
 from chalicelib.service import outsourcing_setup, partners, tenants
-from chalicelib.service.partners import IssuedInvitation
+from chalicelib.service.partners import InvitePartner, IssuedInvitation, PartnerPorts
+from chalicelib.service.tenants import NewTenant
 from tests.unit.fakes import (
     FakeApiKeyRepository,
     FakeInvitationRepository,
@@ -65,14 +67,28 @@ class World:
     partnerships: FakePartnershipRepository
     mailer: FakeMailer
 
+    @property
+    def ports(self) -> PartnerPorts:
+        return self.ports_with(self.mailer)
+
+    def ports_with(self, mailer: Mailer) -> PartnerPorts:
+        return PartnerPorts(
+            tenants=self.tenants,
+            invitations=self.invitations,
+            partnerships=self.partnerships,
+            mailer=mailer,
+        )
+
     def tenant(self, name: str = "Lead IT", language: str = "en", *, enabled: bool = False) -> str:
         created = tenants.create_tenant(
             self.tenants,
-            name=name,
-            language=language,
-            currency="USD",
-            contact_email="ops@example.com",
-            now=NOW,
+            NewTenant(
+                name=name,
+                language=language,
+                currency="USD",
+                contact_email="ops@example.com",
+                now=NOW,
+            ),
         )
         if enabled:
             self.enable(created.tenant.tenant_id)
@@ -92,27 +108,24 @@ class World:
         self, lead_id: str, *, now: datetime = NOW, target: str | None = None, **fields: Any
     ) -> IssuedInvitation:
         return partners.create_invitation(
-            self.tenants,
-            self.invitations,
-            fields.pop("mailer", self.mailer),
-            lead_id,
-            email=fields.pop("email", "partner@example.com"),
-            company_name=fields.pop("company_name", "Partner IT"),
-            target_tenant_id=target,
-            created_by="admin (K1)",
-            now=now,
+            self.ports_with(fields.pop("mailer", self.mailer)),
+            InvitePartner(
+                actor=Actor(lead_id, label="admin (K1)"),
+                email=fields.pop("email", "partner@example.com"),
+                company_name=fields.pop("company_name", "Partner IT"),
+                target_tenant_id=target,
+                now=now,
+            ),
         )
 
     def resend(self, lead_id: str, invitation_id: str, now: datetime = NOW) -> IssuedInvitation:
-        return partners.resend_invitation(
-            self.tenants, self.invitations, self.mailer, lead_id, invitation_id, now
-        )
+        return partners.resend_invitation(self.ports, lead_id, invitation_id, now)
 
     def accept(self, receiver_id: str, token: str, now: datetime = NOW) -> Partnership:
-        return partners.accept_invitation(self.tenants, self.invitations, receiver_id, token, now)
+        return partners.accept_invitation(self.ports, receiver_id, token, now)
 
     def decline(self, receiver_id: str, token: str, now: datetime = NOW) -> Invitation:
-        return partners.decline_invitation(self.invitations, receiver_id, token, now)
+        return partners.decline_invitation(self.ports, receiver_id, token, now)
 
     def stored(self, issued: IssuedInvitation) -> Invitation:
         invitation = issued.invitation
@@ -381,15 +394,15 @@ def test_invitations_are_listed_newest_first_and_only_to_their_lead(world: World
     lead_id, other_id = world.tenant(enabled=True), world.tenant(enabled=True)
     made = [world.invite(lead_id, now=NOW + timedelta(minutes=i)) for i in range(3)]
     world.invite(other_id)
-    page = partners.list_invitations(world.invitations, lead_id, 10, None)
+    page = partners.list_invitations(world.ports, lead_id, Paging(10))
     assert [i.invitation_id for i in page.items] == [
         m.invitation.invitation_id for m in reversed(made)
     ]
     first = made[0].invitation.invitation_id
-    assert partners.get_invitation(world.invitations, lead_id, first).invitation_id == first
+    assert partners.get_invitation(world.ports, lead_id, first).invitation_id == first
     for tenant_id, invitation_id in ((other_id, first), (lead_id, "x"), (lead_id, new_id())):
         with pytest.raises(NotFoundError):
-            partners.get_invitation(world.invitations, tenant_id, invitation_id)
+            partners.get_invitation(world.ports, tenant_id, invitation_id)
 
 
 # -- revoke and resend --------------------------------------------------------------------------
@@ -399,7 +412,7 @@ def test_a_revoked_invitation_cannot_be_used_or_revoked_again(world: World) -> N
     lead_id, receiver_id = world.tenant(enabled=True), world.tenant("Service IT")
     issued = world.invite(lead_id)
     invitation_id = issued.invitation.invitation_id
-    revoked = partners.revoke_invitation(world.invitations, lead_id, invitation_id, NOW)
+    revoked = partners.revoke_invitation(world.ports, lead_id, invitation_id, NOW)
     assert revoked.status is InvitationStatus.REVOKED
     assert revoked.resolved_at == NOW
     for use in (world.accept, world.decline):
@@ -408,7 +421,7 @@ def test_a_revoked_invitation_cannot_be_used_or_revoked_again(world: World) -> N
             == "invitation_revoked"
         )
     for again in (
-        lambda: partners.revoke_invitation(world.invitations, lead_id, invitation_id, NOW),
+        lambda: partners.revoke_invitation(world.ports, lead_id, invitation_id, NOW),
         lambda: world.resend(lead_id, invitation_id),
     ):
         assert _refusal(ConflictError, again) == "invalid_transition"
@@ -420,7 +433,7 @@ def test_an_accepted_invitation_cannot_be_revoked_or_resent(world: World) -> Non
     world.accept(receiver_id, issued.token)
     invitation_id = issued.invitation.invitation_id
     for change in (
-        lambda: partners.revoke_invitation(world.invitations, lead_id, invitation_id, NOW),
+        lambda: partners.revoke_invitation(world.ports, lead_id, invitation_id, NOW),
         lambda: world.resend(lead_id, invitation_id),
     ):
         assert _refusal(ConflictError, change) == "invalid_transition"
@@ -605,17 +618,17 @@ def test_a_pair_cannot_have_two_active_partnerships(world: World) -> None:
         "already_exists"
     )
     assert world.stored(second).status is InvitationStatus.PENDING
-    listed = partners.list_partnerships(world.partnerships, receiver_id, None, 10, None).items
+    listed = partners.list_partnerships(world.ports, receiver_id, None, Paging(10)).items
     assert [p.partnership_id for p in listed] == [first_id]
 
 
 def test_a_new_partnership_may_follow_a_deactivated_one(world: World) -> None:
     lead_id, receiver_id = world.tenant(enabled=True), world.tenant("Service IT")
     first = world.accept(receiver_id, world.invite(lead_id).token)
-    partners.deactivate_partnership(world.partnerships, lead_id, first.partnership_id, NOW)
+    partners.deactivate_partnership(world.ports, lead_id, first.partnership_id, NOW)
     second = world.accept(receiver_id, world.invite(lead_id).token)
     assert second.partnership_id != first.partnership_id
-    listed = partners.list_partnerships(world.partnerships, receiver_id, None, 10, None).items
+    listed = partners.list_partnerships(world.ports, receiver_id, None, Paging(10)).items
     assert {p.partnership_id: p.status for p in listed} == {
         first.partnership_id: PartnershipStatus.INACTIVE,
         second.partnership_id: PartnershipStatus.ACTIVE,
@@ -667,7 +680,7 @@ def test_each_side_lists_the_other_by_its_role(world: World) -> None:
     lead_id, service_id, partnership_id = _partnered(world)
 
     def listed(tenant_id: str, role: PartnerRole | None) -> list[tuple[str, PartnerRole]]:
-        page = partners.list_partnerships(world.partnerships, tenant_id, role, 10, None)
+        page = partners.list_partnerships(world.ports, tenant_id, role, Paging(10))
         return [(p.partnership_id, p.role) for p in page.items]
 
     assert listed(lead_id, PartnerRole.SERVICE) == [(partnership_id, PartnerRole.SERVICE)]
@@ -682,16 +695,14 @@ def test_service_partners_of_one_lead_never_see_each_other(world: World) -> None
     second_id = world.tenant("Second IT")
     second = world.accept(second_id, world.invite(lead_id).token).partnership_id
     for tenant_id, foreign in ((first_id, second), (second_id, first)):
-        page = partners.list_partnerships(world.partnerships, tenant_id, None, 10, None)
+        page = partners.list_partnerships(world.ports, tenant_id, None, Paging(10))
         assert [p.partner_tenant_id for p in page.items] == [lead_id]
         for call in (
-            lambda t=tenant_id, f=foreign: partners.get_partnership(world.partnerships, t, f),
-            lambda t=tenant_id, f=foreign: partners.get_mapping(world.partnerships, t, f),
-            lambda t=tenant_id, f=foreign: partners.deactivate_partnership(
-                world.partnerships, t, f, NOW
-            ),
+            lambda t=tenant_id, f=foreign: partners.get_partnership(world.ports, t, f),
+            lambda t=tenant_id, f=foreign: partners.get_mapping(world.ports, t, f),
+            lambda t=tenant_id, f=foreign: partners.deactivate_partnership(world.ports, t, f, NOW),
             lambda t=tenant_id, f=foreign: partners.set_mapping(
-                world.partnerships, t, f, PartnerMapping()
+                world.ports, t, f, PartnerMapping()
             ),
         ):
             with pytest.raises(NotFoundError):
@@ -702,10 +713,10 @@ def test_service_partners_of_one_lead_never_see_each_other(world: World) -> None
 def test_either_side_ends_the_partnership_for_both_once(world: World, side: str) -> None:
     lead_id, service_id, partnership_id = _partnered(world)
     actor = lead_id if side == "lead" else service_id
-    ended = partners.deactivate_partnership(world.partnerships, actor, partnership_id, NOW)
+    ended = partners.deactivate_partnership(world.ports, actor, partnership_id, NOW)
     assert ended.status is PartnershipStatus.INACTIVE
     for tenant_id in (lead_id, service_id):
-        seen = partners.get_partnership(world.partnerships, tenant_id, partnership_id)
+        seen = partners.get_partnership(world.ports, tenant_id, partnership_id)
         assert seen.status is PartnershipStatus.INACTIVE
         assert seen.deactivated_by_tenant_id == actor
         assert seen.deactivated_at == NOW
@@ -713,7 +724,7 @@ def test_either_side_ends_the_partnership_for_both_once(world: World, side: str)
             _refusal(
                 ConflictError,
                 lambda t=tenant_id: partners.deactivate_partnership(
-                    world.partnerships, t, partnership_id, NOW
+                    world.ports, t, partnership_id, NOW
                 ),
             )
             == "invalid_transition"
@@ -722,41 +733,35 @@ def test_either_side_ends_the_partnership_for_both_once(world: World, side: str)
 
 def test_only_the_service_partner_has_a_mapping(world: World) -> None:
     lead_id, service_id, partnership_id = _partnered(world)
-    assert partners.get_mapping(world.partnerships, service_id, partnership_id) == (
-        PartnerMapping()
-    )
+    assert partners.get_mapping(world.ports, service_id, partnership_id) == (PartnerMapping())
     with pytest.raises(NotFoundError):
-        partners.get_mapping(world.partnerships, lead_id, partnership_id)
+        partners.get_mapping(world.ports, lead_id, partnership_id)
     with pytest.raises(NotFoundError):
-        partners.set_mapping(world.partnerships, lead_id, partnership_id, PartnerMapping())
+        partners.set_mapping(world.ports, lead_id, partnership_id, PartnerMapping())
 
 
 def test_a_mapping_replaces_the_previous_one_also_after_deactivation(world: World) -> None:
     lead_id, service_id, partnership_id = _partnered(world)
-    partners.deactivate_partnership(world.partnerships, lead_id, partnership_id, NOW)
+    partners.deactivate_partnership(world.ports, lead_id, partnership_id, NOW)
     mapping = PartnerMapping(
         organization="Lead Customer",
         queue="Partners",
         status_map={**DEFAULT_STATUS_MAP, OutsourceStatus.RECALLED: TicketStatus.NEW},
     )
-    saved = partners.set_mapping(world.partnerships, service_id, partnership_id, mapping)
+    saved = partners.set_mapping(world.ports, service_id, partnership_id, mapping)
     assert saved == mapping
-    assert partners.get_mapping(world.partnerships, service_id, partnership_id) == mapping
-    partners.set_mapping(world.partnerships, service_id, partnership_id, PartnerMapping())
-    assert partners.get_mapping(world.partnerships, service_id, partnership_id) == (
-        PartnerMapping()
-    )
+    assert partners.get_mapping(world.ports, service_id, partnership_id) == mapping
+    partners.set_mapping(world.ports, service_id, partnership_id, PartnerMapping())
+    assert partners.get_mapping(world.ports, service_id, partnership_id) == (PartnerMapping())
 
 
 def test_a_mapping_of_a_status_an_insourced_ticket_never_has_is_refused(world: World) -> None:
     _, service_id, partnership_id = _partnered(world)
     bad = PartnerMapping(status_map={OutsourceStatus.ASSIGNED: TicketStatus.NEW})
     with pytest.raises(ValidationError) as refused:
-        partners.set_mapping(world.partnerships, service_id, partnership_id, bad)
+        partners.set_mapping(world.ports, service_id, partnership_id, bad)
     assert refused.value.field == "status_map.assigned"
-    assert partners.get_mapping(world.partnerships, service_id, partnership_id) == (
-        PartnerMapping()
-    )
+    assert partners.get_mapping(world.ports, service_id, partnership_id) == (PartnerMapping())
 
 
 @pytest.mark.parametrize(

@@ -17,16 +17,21 @@ from chalicelib.domain.errors import (
     ValidationError,
 )
 from chalicelib.domain.items import ItemKind, Note, Origin
-from chalicelib.domain.tenants import Permission
+from chalicelib.domain.tenants import Actor, Permission
 from chalicelib.domain.tickets import TicketStatus
 from chalicelib.ports import StoredResponse
 from chalicelib.service import api_keys, items, tenants, tickets
+from chalicelib.service.api_keys import KeyPorts, NewKey
 from chalicelib.service.idempotency import fingerprint, run_idempotent
+from chalicelib.service.items import AddAttachment, AddItem, ItemPorts, ItemRef
+from chalicelib.service.outsourcing import OutsourcingPorts
+from chalicelib.service.tenants import NewTenant
 from tests.unit.fakes import (
     FakeApiKeyRepository,
     FakeFileStore,
     FakeIdempotencyStore,
     FakeItemRepository,
+    FakePartnershipRepository,
     FakeTenantRepository,
     FakeTicketRepository,
 )
@@ -55,11 +60,46 @@ def tenant_repo(keys: FakeApiKeyRepository) -> FakeTenantRepository:
 def _tenant(tenant_repo: FakeTenantRepository) -> tenants.CreatedTenant:
     return tenants.create_tenant(
         tenant_repo,
-        name="Acme",
-        language="en",
-        currency="EUR",
-        contact_email="ops@acme.example",
-        now=NOW,
+        NewTenant(
+            name="Acme",
+            language="en",
+            currency="EUR",
+            contact_email="ops@acme.example",
+            now=NOW,
+        ),
+    )
+
+
+def _ticket_ports(
+    tenant_repo: FakeTenantRepository,
+    ticket_repo: FakeTicketRepository,
+    item_repo: FakeItemRepository | None = None,
+) -> OutsourcingPorts:
+    """The ticket use cases' ports; these tests never reach an outsourcing."""
+    return OutsourcingPorts(
+        tenants=tenant_repo,
+        tickets=ticket_repo,
+        partnerships=FakePartnershipRepository(),
+        outsourcings=None,  # type: ignore[arg-type]
+        items=item_repo if item_repo is not None else FakeItemRepository(),
+    )
+
+
+def _item_ports(
+    tenant_repo: FakeTenantRepository,
+    ticket_repo: FakeTicketRepository,
+    item_repo: FakeItemRepository,
+    files: FakeFileStore | None = None,
+    policy: UploadPolicy | None = None,
+    link_seconds: int = 900,
+) -> ItemPorts:
+    return ItemPorts(
+        tenants=tenant_repo,
+        tickets=ticket_repo,
+        items=item_repo,
+        files=files if files is not None else FakeFileStore(),
+        upload_policy=policy or UploadPolicy(max_bytes=10, content_types=frozenset()),
+        link_seconds=link_seconds,
     )
 
 
@@ -70,7 +110,9 @@ def test_a_new_tenant_key_authenticates_as_all(
     tenant_repo: FakeTenantRepository, keys: FakeApiKeyRepository
 ) -> None:
     created = _tenant(tenant_repo)
-    principal = api_keys.authenticate(keys, api_keys.AuthCache(30), created.issued.token, None)
+    principal = api_keys.authenticate(
+        KeyPorts(keys, api_keys.AuthCache(30)), created.issued.token, None
+    )
     assert principal.tenant_id == created.tenant.tenant_id
     assert principal.permission is Permission.ALL
     assert not principal.operator
@@ -80,11 +122,11 @@ def test_a_new_tenant_key_authenticates_as_all(
 
 def test_the_operator_token_is_recognised_only_exactly(keys: FakeApiKeyRepository) -> None:
     cache = api_keys.AuthCache(30)
-    assert api_keys.authenticate(keys, cache, "op-secret", "op-secret").operator
+    assert api_keys.authenticate(KeyPorts(keys, cache), "op-secret", "op-secret").operator
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, cache, "op-secret2", "op-secret")
+        api_keys.authenticate(KeyPorts(keys, cache), "op-secret2", "op-secret")
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, cache, "op-secret", None)
+        api_keys.authenticate(KeyPorts(keys, cache), "op-secret", None)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +137,7 @@ def test_malformed_tokens_are_refused_without_a_read(
     keys: FakeApiKeyRepository, token: str
 ) -> None:
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, api_keys.AuthCache(30), token, None)
+        api_keys.authenticate(KeyPorts(keys, api_keys.AuthCache(30)), token, None)
     assert keys.reads == 0
 
 
@@ -105,7 +147,7 @@ def test_a_wrong_secret_for_a_real_key_is_refused(
     token = _tenant(tenant_repo).issued.token
     forged = token[:-1] + ("A" if token[-1] != "A" else "B")
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, api_keys.AuthCache(30), forged, None)
+        api_keys.authenticate(KeyPorts(keys, api_keys.AuthCache(30)), forged, None)
 
 
 def test_verified_keys_are_cached_for_the_ttl_only(
@@ -115,10 +157,10 @@ def test_verified_keys_are_cached_for_the_ttl_only(
     clock = Clock()
     cache = api_keys.AuthCache(30, clock=clock)
     for _ in range(5):
-        api_keys.authenticate(keys, cache, token, None)
+        api_keys.authenticate(KeyPorts(keys, cache), token, None)
     assert keys.reads == 1
     clock.now += 31
-    api_keys.authenticate(keys, cache, token, None)
+    api_keys.authenticate(KeyPorts(keys, cache), token, None)
     assert keys.reads == 2
 
 
@@ -127,14 +169,17 @@ def test_revocation_elsewhere_is_seen_within_the_cache_ttl(
 ) -> None:
     created = _tenant(tenant_repo)
     tenant_id = created.tenant.tenant_id
-    weak = api_keys.create_key(keys, tenant_id, name="w", permission=Permission.NONE, now=NOW)
+    weak = api_keys.create_key(
+        KeyPorts(keys, api_keys.AuthCache(30)),
+        NewKey(tenant_id, name="w", permission=Permission.NONE, now=NOW),
+    )
     clock = Clock()
     other_process = api_keys.AuthCache(30, clock=clock)
-    api_keys.authenticate(keys, other_process, weak.token, None)
-    api_keys.revoke_key(keys, api_keys.AuthCache(30), tenant_id, weak.key.key_id, NOW)
+    api_keys.authenticate(KeyPorts(keys, other_process), weak.token, None)
+    api_keys.revoke_key(KeyPorts(keys, api_keys.AuthCache(30)), tenant_id, weak.key.key_id, NOW)
     clock.now += 31
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, other_process, weak.token, None)
+        api_keys.authenticate(KeyPorts(keys, other_process), weak.token, None)
 
 
 def test_revocation_in_this_process_is_immediate(
@@ -142,12 +187,15 @@ def test_revocation_in_this_process_is_immediate(
 ) -> None:
     created = _tenant(tenant_repo)
     tenant_id = created.tenant.tenant_id
-    weak = api_keys.create_key(keys, tenant_id, name="w", permission=Permission.NONE, now=NOW)
+    weak = api_keys.create_key(
+        KeyPorts(keys, api_keys.AuthCache(30)),
+        NewKey(tenant_id, name="w", permission=Permission.NONE, now=NOW),
+    )
     cache = api_keys.AuthCache(30)
-    api_keys.authenticate(keys, cache, weak.token, None)
-    api_keys.revoke_key(keys, cache, tenant_id, weak.key.key_id, NOW)
+    api_keys.authenticate(KeyPorts(keys, cache), weak.token, None)
+    api_keys.revoke_key(KeyPorts(keys, cache), tenant_id, weak.key.key_id, NOW)
     with pytest.raises(AuthenticationError):
-        api_keys.authenticate(keys, cache, weak.token, None)
+        api_keys.authenticate(KeyPorts(keys, cache), weak.token, None)
 
 
 def test_revoking_an_unknown_or_malformed_key_is_not_found(
@@ -155,7 +203,7 @@ def test_revoking_an_unknown_or_malformed_key_is_not_found(
 ) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     with pytest.raises(NotFoundError):
-        api_keys.revoke_key(keys, api_keys.AuthCache(30), tenant_id, "nope", NOW)
+        api_keys.revoke_key(KeyPorts(keys, api_keys.AuthCache(30)), tenant_id, "nope", NOW)
 
 
 # -- idempotency --------------------------------------------------------------------------------
@@ -212,8 +260,9 @@ def test_ticket_creation_numbers_and_prices_in_the_tenant_currency(
 ) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     repo = FakeTicketRepository()
-    first = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "a"}, NOW)
-    second = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "b"}, NOW)
+    ports = _ticket_ports(tenant_repo, repo)
+    first = tickets.create_ticket(ports, tenant_id, {"title": "a"}, NOW)
+    second = tickets.create_ticket(ports, tenant_id, {"title": "b"}, NOW)
     assert (first.number, second.number) == ("T20261125.0001", "T20261125.0002")
     assert first.currency == "EUR"
     assert len(repo) == 2
@@ -222,59 +271,70 @@ def test_ticket_creation_numbers_and_prices_in_the_tenant_currency(
 def test_ticket_edits_are_reapplied_after_a_lost_race(tenant_repo: FakeTenantRepository) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     repo = FakeTicketRepository()
-    ticket = tickets.create_ticket(tenant_repo, repo, tenant_id, {"title": "a"}, NOW)
+    ports = _ticket_ports(tenant_repo, repo)
+    ticket = tickets.create_ticket(ports, tenant_id, {"title": "a"}, NOW)
     repo.fail_next_updates = 2
     updated = tickets.update_ticket(
-        repo, tenant_id, ticket.ticket_id, {"status": TicketStatus.WAITING}, NOW
+        ports, Actor(tenant_id), ticket.ticket_id, {"status": TicketStatus.WAITING}, NOW
     )
     assert updated.status is TicketStatus.WAITING
     repo.fail_next_updates = 10
     with pytest.raises(ConflictError):
-        tickets.update_ticket(repo, tenant_id, ticket.ticket_id, {"title": "b"}, NOW)
+        tickets.update_ticket(ports, Actor(tenant_id), ticket.ticket_id, {"title": "b"}, NOW)
 
 
 def test_a_note_needs_an_existing_ticket_of_the_tenant(tenant_repo: FakeTenantRepository) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
-    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    ticket = tickets.create_ticket(
+        _ticket_ports(tenant_repo, ticket_repo, item_repo), tenant_id, {"title": "a"}, NOW
+    )
+    ports = _item_ports(tenant_repo, ticket_repo, item_repo)
     note = items.add_item(
-        ticket_repo,
-        item_repo,
-        tenant_id,
-        ticket.ticket_id,
-        ItemKind.NOTE,
-        {"text": "hello", "internal": False},
-        created_by="tech",
-        now=NOW,
+        ports,
+        AddItem(
+            actor=Actor(tenant_id, label="tech"),
+            ticket_id=ticket.ticket_id,
+            kind=ItemKind.NOTE,
+            fields={"text": "hello", "internal": False},
+            now=NOW,
+        ),
     )
     assert isinstance(note, Note)
     assert len(item_repo) == 1
     with pytest.raises(NotFoundError):
         items.add_item(
-            ticket_repo,
-            item_repo,
-            "01HZZZZZZZZZZZZZZZZZZZZZZZ",
-            ticket.ticket_id,
-            ItemKind.NOTE,
-            {"text": "x"},
-            created_by="tech",
-            now=NOW,
+            ports,
+            AddItem(
+                actor=Actor("01HZZZZZZZZZZZZZZZZZZZZZZZ", label="tech"),
+                ticket_id=ticket.ticket_id,
+                kind=ItemKind.NOTE,
+                fields={"text": "x"},
+                now=NOW,
+            ),
         )
 
 
 def test_a_charge_takes_the_tickets_currency(tenant_repo: FakeTenantRepository) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
-    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    ticket = tickets.create_ticket(
+        _ticket_ports(tenant_repo, ticket_repo, item_repo), tenant_id, {"title": "a"}, NOW
+    )
     charge = items.add_item(
-        ticket_repo,
-        item_repo,
-        tenant_id,
-        ticket.ticket_id,
-        ItemKind.CHARGE,
-        {"name": "c", "quantity": Decimal(1), "unit_cost": Decimal(0), "unit_price": Decimal(2)},
-        created_by="tech",
-        now=NOW,
+        _item_ports(tenant_repo, ticket_repo, item_repo),
+        AddItem(
+            actor=Actor(tenant_id, label="tech"),
+            ticket_id=ticket.ticket_id,
+            kind=ItemKind.CHARGE,
+            fields={
+                "name": "c",
+                "quantity": Decimal(1),
+                "unit_cost": Decimal(0),
+                "unit_price": Decimal(2),
+            },
+            now=NOW,
+        ),
     )
     assert charge.currency == "EUR"  # type: ignore[attr-defined]
 
@@ -291,18 +351,17 @@ def test_replica_items_cannot_be_edited_or_deleted() -> None:
         updated_at=NOW,
     )
     item_repo.add(replica)
-    args = (
-        FakeTicketRepository(),
-        item_repo,
-        replica.tenant_id,
-        replica.ticket_id,
-        replica.item_id,
-        ItemKind.NOTE,
+    ports = _item_ports(FakeTenantRepository(), FakeTicketRepository(), item_repo)
+    ref = ItemRef(
+        tenant_id=replica.tenant_id,
+        ticket_id=replica.ticket_id,
+        item_id=replica.item_id,
+        kind=ItemKind.NOTE,
     )
     with pytest.raises(ConflictError):
-        items.update_item(*args, {"text": "mine"}, NOW)
+        items.update_item(ports, ref, {"text": "mine"}, NOW)
     with pytest.raises(ConflictError):
-        items.delete_item(*args, NOW)
+        items.delete_item(ports, ref, NOW)
     assert item_repo.get(replica.tenant_id, replica.ticket_id, replica.item_id).text == "theirs"  # type: ignore[attr-defined]
 
 
@@ -311,24 +370,24 @@ def test_attachment_creation_checks_policy_before_storing(
 ) -> None:
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     ticket_repo, item_repo, files = FakeTicketRepository(), FakeItemRepository(), FakeFileStore()
-    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    ticket = tickets.create_ticket(
+        _ticket_ports(tenant_repo, ticket_repo, item_repo), tenant_id, {"title": "a"}, NOW
+    )
     policy = UploadPolicy(max_bytes=10, content_types=frozenset({"text/plain"}))
+    ports = _item_ports(tenant_repo, ticket_repo, item_repo, files, policy, link_seconds=60)
 
     def create(size: int, content_type: str = "text/plain") -> items.NewAttachment:
         return items.create_attachment(
-            ticket_repo,
-            item_repo,
-            files,
-            policy,
-            tenant_id,
-            ticket.ticket_id,
-            file_name="../a b.txt",
-            content_type=content_type,
-            size=size,
-            internal=False,
-            created_by="tech",
-            expires_in=60,
-            now=NOW,
+            ports,
+            AddAttachment(
+                actor=Actor(tenant_id, label="tech"),
+                ticket_id=ticket.ticket_id,
+                file_name="../a b.txt",
+                content_type=content_type,
+                size=size,
+                internal=False,
+                now=NOW,
+            ),
         )
 
     with pytest.raises(TooLargeError):
@@ -347,31 +406,37 @@ def test_the_work_order_leaves_out_internal_items(tenant_repo: FakeTenantReposit
 
     tenant_id = _tenant(tenant_repo).tenant.tenant_id
     ticket_repo, item_repo = FakeTicketRepository(), FakeItemRepository()
-    ticket = tickets.create_ticket(tenant_repo, ticket_repo, tenant_id, {"title": "a"}, NOW)
+    ticket = tickets.create_ticket(
+        _ticket_ports(tenant_repo, ticket_repo, item_repo), tenant_id, {"title": "a"}, NOW
+    )
+    ports = _item_ports(tenant_repo, ticket_repo, item_repo)
+    tech = Actor(tenant_id, label="tech")
     for text, internal in (("public", False), ("private", True)):
         items.add_item(
-            ticket_repo,
-            item_repo,
-            tenant_id,
-            ticket.ticket_id,
-            ItemKind.NOTE,
-            {"text": text, "internal": internal},
-            created_by="tech",
-            now=NOW,
+            ports,
+            AddItem(
+                actor=tech,
+                ticket_id=ticket.ticket_id,
+                kind=ItemKind.NOTE,
+                fields={"text": text, "internal": internal},
+                now=NOW,
+            ),
         )
     items.add_item(
-        ticket_repo,
-        item_repo,
-        tenant_id,
-        ticket.ticket_id,
-        ItemKind.TIME_ENTRY,
-        {"date": date(2026, 11, 25), "hours_worked": Decimal("1.5"), "hours_billable": Decimal(1)},
-        created_by="tech",
-        now=NOW,
+        ports,
+        AddItem(
+            actor=tech,
+            ticket_id=ticket.ticket_id,
+            kind=ItemKind.TIME_ENTRY,
+            fields={
+                "date": date(2026, 11, 25),
+                "hours_worked": Decimal("1.5"),
+                "hours_billable": Decimal(1),
+            },
+            now=NOW,
+        ),
     )
-    order = build_work_order(
-        tenant_repo, ticket_repo, item_repo, tenant_id, ticket.ticket_id, now=NOW
-    )
+    order = build_work_order(ports, tenant_id, ticket.ticket_id, now=NOW)
     assert [n.text for n in order.notes] == ["public"]
     assert order.hours_worked == Decimal("1.5")
     assert order.hours_billable == Decimal(1)

@@ -17,21 +17,21 @@ from chalicelib.domain.outsourcing import (
     Outsourcing,
     PricingType,
     Side,
-    SyncTarget,
     Terms,
     TicketSnapshot,
 )
-from chalicelib.domain.sync import cost_charge, replica_id
+from chalicelib.domain.sync import Destination, cost_charge, replica_id
 from chalicelib.domain.tickets import Priority, Ticket
-from chalicelib.service import sync
+from chalicelib.service import replication
+from chalicelib.service.replication import ReplicationPorts
 from tests.unit.fakes import FakeFileStore, FakeItemRepository, FakeTicketRepository
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LEAD, PARTNER = new_id(), new_id()
 LEAD_TICKET, PARTNER_TICKET = new_id(), new_id()
 OUTSOURCING = new_id()
-FROM_LEAD = SyncTarget(OUTSOURCING, Side.LEAD, PARTNER, PARTNER_TICKET)
-FROM_PARTNER = SyncTarget(OUTSOURCING, Side.RECEIVER, LEAD, LEAD_TICKET)
+FROM_LEAD = Destination(OUTSOURCING, Side.LEAD, PARTNER, PARTNER_TICKET)
+FROM_PARTNER = Destination(OUTSOURCING, Side.RECEIVER, LEAD, LEAD_TICKET)
 
 
 def _note(**fields: object) -> Note:
@@ -42,7 +42,7 @@ def _note(**fields: object) -> Note:
         "text": "hello",
         "created_at": NOW,
         "updated_at": NOW,
-        "shared_with": FROM_LEAD,
+        "destination": FROM_LEAD,
     }
     return Note(**{**base, **fields})  # type: ignore[arg-type]
 
@@ -61,11 +61,23 @@ def files() -> FakeFileStore:
     return FakeFileStore()
 
 
+@pytest.fixture
+def tickets() -> FakeTicketRepository:
+    return FakeTicketRepository()
+
+
+@pytest.fixture
+def ports(
+    tickets: FakeTicketRepository, items: FakeItemRepository, files: FakeFileStore
+) -> ReplicationPorts:
+    return ReplicationPorts(tickets, items, files)
+
+
 def test_a_shared_note_becomes_a_read_only_replica(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
     note = _note()
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=note))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=note))
     replica = _replica(items, note, PARTNER, PARTNER_TICKET)
     assert isinstance(replica, Note)
     assert replica.text == "hello"
@@ -73,29 +85,29 @@ def test_a_shared_note_becomes_a_read_only_replica(
     assert replica.origin_tenant == LEAD
     assert replica.origin_item_id == note.item_id
     assert replica.internal is False
-    assert replica.shared_with is None
+    assert replica.destination is None
 
 
 def test_replicas_and_unshared_items_do_not_travel(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
     replica = _note(origin=Origin.PARTNER, origin_version=1)
-    unshared = _note(shared_with=None)
+    unshared = _note(destination=None)
     for item in (replica, unshared):
-        sync.on_item_changed(items, files, ItemChanged(before=None, after=item))
+        replication.on_item_changed(ports, ItemChanged(before=None, after=item))
     assert len(items.items) == 0
 
 
 def test_an_internal_item_never_travels_and_flipping_hides_it(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
     internal = _note(internal=True)
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=internal))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=internal))
     assert len(items.items) == 0
     public = _note()
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=public))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=public))
     flipped = dataclasses.replace(public, internal=True, version=2)
-    sync.on_item_changed(items, files, ItemChanged(before=public, after=flipped))
+    replication.on_item_changed(ports, ItemChanged(before=public, after=flipped))
     replica = _replica(items, public, PARTNER, PARTNER_TICKET)
     assert replica is not None
     assert replica.deleted
@@ -103,9 +115,9 @@ def test_an_internal_item_never_travels_and_flipping_hides_it(
 
 
 def test_partner_notes_land_internal_but_their_time_does_not(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
-    note = _note(tenant_id=PARTNER, ticket_id=PARTNER_TICKET, shared_with=FROM_PARTNER)
+    note = _note(tenant_id=PARTNER, ticket_id=PARTNER_TICKET, destination=FROM_PARTNER)
     entry = TimeEntry(
         tenant_id=PARTNER,
         ticket_id=PARTNER_TICKET,
@@ -115,28 +127,28 @@ def test_partner_notes_land_internal_but_their_time_does_not(
         hours_billable=Decimal(2),
         created_at=NOW,
         updated_at=NOW,
-        shared_with=FROM_PARTNER,
+        destination=FROM_PARTNER,
     )
     for item in (note, entry):
-        sync.on_item_changed(items, files, ItemChanged(before=None, after=item))
+        replication.on_item_changed(ports, ItemChanged(before=None, after=item))
     assert _replica(items, note, LEAD, LEAD_TICKET).internal is True  # type: ignore[union-attr]
     assert _replica(items, entry, LEAD, LEAD_TICKET).internal is False  # type: ignore[union-attr]
 
 
 def test_an_old_change_never_overwrites_a_newer_one(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
     v1 = _note(text="one")
     v2 = dataclasses.replace(v1, text="two", version=2)
-    sync.on_item_changed(items, files, ItemChanged(before=v1, after=v2))
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=v1))
+    replication.on_item_changed(ports, ItemChanged(before=v1, after=v2))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=v1))
     replica = _replica(items, v1, PARTNER, PARTNER_TICKET)
     assert isinstance(replica, Note)
     assert replica.text == "two"
 
 
 def test_an_attachment_file_is_copied_into_the_other_tenants_storage(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, files: FakeFileStore, ports: ReplicationPorts
 ) -> None:
     attachment = Attachment(
         tenant_id=LEAD,
@@ -148,10 +160,10 @@ def test_an_attachment_file_is_copied_into_the_other_tenants_storage(
         object_key=f"{LEAD}/{LEAD_TICKET}/x/photo.jpg",
         created_at=NOW,
         updated_at=NOW,
-        shared_with=FROM_LEAD,
+        destination=FROM_LEAD,
     )
     files.objects[attachment.object_key] = b"jpg"
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=attachment))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=attachment))
     replica = _replica(items, attachment, PARTNER, PARTNER_TICKET)
     assert isinstance(replica, Attachment)
     assert replica.object_key.startswith(f"{PARTNER}/{PARTNER_TICKET}/")
@@ -159,7 +171,7 @@ def test_an_attachment_file_is_copied_into_the_other_tenants_storage(
 
 
 def test_a_missing_file_does_not_block_the_replica(
-    items: FakeItemRepository, files: FakeFileStore
+    items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
     attachment = Attachment(
         tenant_id=LEAD,
@@ -171,9 +183,9 @@ def test_a_missing_file_does_not_block_the_replica(
         object_key=f"{LEAD}/{LEAD_TICKET}/y/later.pdf",
         created_at=NOW,
         updated_at=NOW,
-        shared_with=FROM_LEAD,
+        destination=FROM_LEAD,
     )
-    sync.on_item_changed(items, files, ItemChanged(before=None, after=attachment))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=attachment))
     assert _replica(items, attachment, PARTNER, PARTNER_TICKET) is not None
 
 
@@ -254,8 +266,9 @@ def _lead_ticket(**fields: object) -> Ticket:
     return Ticket(**{**base, **fields})  # type: ignore[arg-type]
 
 
-def test_lead_ticket_edits_reach_the_copy_only_while_in_progress() -> None:
-    tickets = FakeTicketRepository()
+def test_lead_ticket_edits_reach_the_copy_only_while_in_progress(
+    tickets: FakeTicketRepository, ports: ReplicationPorts
+) -> None:
     tickets.add(
         _lead_ticket(
             tenant_id=PARTNER,
@@ -269,22 +282,21 @@ def test_lead_ticket_edits_reach_the_copy_only_while_in_progress() -> None:
     )
     before = _lead_ticket()
     edited = _lead_ticket(title="Core switch", priority=Priority.CRITICAL, version=5)
-    sync.on_ticket_changed(tickets, TicketChanged(before=before, after=edited))
+    replication.on_ticket_changed(ports, TicketChanged(before=before, after=edited))
     copy = tickets.get(PARTNER, PARTNER_TICKET)
     assert (copy.title, copy.priority, copy.lead_version) == ("Core switch", Priority.CRITICAL, 5)
     waiting = _lead_ticket(
         title="While waiting", outsourcing_status=OutsourceStatus.WAITING_APPROVAL, version=6
     )
-    sync.on_ticket_changed(tickets, TicketChanged(before=edited, after=waiting))
+    replication.on_ticket_changed(ports, TicketChanged(before=edited, after=waiting))
     assert tickets.get(PARTNER, PARTNER_TICKET).title == "Core switch"
-    sync.on_ticket_changed(tickets, TicketChanged(before=before, after=edited))  # a replay
+    replication.on_ticket_changed(ports, TicketChanged(before=before, after=edited))  # a replay
     assert tickets.get(PARTNER, PARTNER_TICKET).lead_version == 5
 
 
 def test_catch_up_brings_both_sides_up_to_date(
-    items: FakeItemRepository, files: FakeFileStore
+    tickets: FakeTicketRepository, items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
-    tickets = FakeTicketRepository()
     tickets.add(_lead_ticket())
     tickets.add(
         _lead_ticket(
@@ -296,19 +308,19 @@ def test_catch_up_brings_both_sides_up_to_date(
             version=1,
         )
     )
-    earlier = _note(shared_with=None, text="before acceptance")
-    secret = _note(shared_with=None, internal=True, text="secret")
+    earlier = _note(destination=None, text="before acceptance")
+    secret = _note(destination=None, internal=True, text="secret")
     theirs = _note(
-        tenant_id=PARTNER, ticket_id=PARTNER_TICKET, shared_with=None, text="while waiting"
+        tenant_id=PARTNER, ticket_id=PARTNER_TICKET, destination=None, text="while waiting"
     )
     for item in (earlier, secret, theirs):
         items.add(item)
-    sync.catch_up(tickets, items, files, OUTSOURCING, LEAD, LEAD_TICKET)
+    replication.catch_up(ports, OUTSOURCING, LEAD, LEAD_TICKET)
     partner_side = items.list(PARTNER, PARTNER_TICKET, 10, None).items
     lead_side = items.list(LEAD, LEAD_TICKET, 10, None).items
     assert {i.text for i in partner_side} == {"before acceptance", "while waiting"}  # type: ignore[attr-defined]
     assert {i.text for i in lead_side} == {"before acceptance", "secret", "while waiting"}  # type: ignore[attr-defined]
     # catching up twice changes nothing
     snapshot = dict(items.items)
-    sync.catch_up(tickets, items, files, OUTSOURCING, LEAD, LEAD_TICKET)
+    replication.catch_up(ports, OUTSOURCING, LEAD, LEAD_TICKET)
     assert items.items == snapshot

@@ -11,7 +11,7 @@ import threading
 from pynamodb.connection import Connection
 from pynamodb.models import Model
 
-from chalicelib.adapters.dynamo.models import Record
+from chalicelib.adapters.dynamo.table import Record
 from chalicelib.config import Settings
 
 _lock = threading.Lock()

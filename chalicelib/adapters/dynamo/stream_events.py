@@ -1,19 +1,16 @@
-"""Stream records (DynamoDB images) to domain events, through the same record mapping as reads."""
+"""Stream records (DynamoDB images) to domain events, through the same codecs as reads."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamo.models import (
-    ItemRecord,
-    OutsourcingRecord,
-    Record,
-    TicketRecord,
-)
-from chalicelib.adapters.dynamo.repositories import item_from, outsourcing_from, ticket_from
+from chalicelib.adapters.dynamo.items import ItemRecord, item_from
+from chalicelib.adapters.dynamo.outsourcings import OutsourcingRecord, outsourcing_from
+from chalicelib.adapters.dynamo.table import Record
+from chalicelib.adapters.dynamo.tickets import TicketRecord, ticket_from
 from chalicelib.domain.events import DomainEvent, ItemChanged, OutsourcingChanged, TicketChanged
 
-ITEM_TYPES = frozenset({"note", "time_entry", "charge", "attachment"})
+_REACTED_TO = frozenset({"note", "time_entry", "charge", "attachment", "outsourcing", "ticket"})
 
 
 def record_key(raw: dict[str, Any]) -> tuple[str, str]:
@@ -29,25 +26,22 @@ def _load(image: dict[str, Any] | None) -> Record | None:
 def decode(raw: dict[str, Any]) -> DomainEvent | None:
     """The domain event a stream record carries, or None for records nobody reacts to."""
     body = raw.get("dynamodb", {})
-    new_image, old_image = body.get("NewImage"), body.get("OldImage")
-    image = new_image or old_image
-    if not image:
-        return None
-    kind = image.get("type", {}).get("S")
-    if kind in ITEM_TYPES:
-        before, after = _load(old_image), _load(new_image)
+    image = body.get("NewImage") or body.get("OldImage") or {}
+    if image.get("type", {}).get("S") not in _REACTED_TO:
+        return None  # tenants, keys, counters...: nothing reacts to them, so nothing is decoded
+    before, after = _load(body.get("OldImage")), _load(body.get("NewImage"))
+    found = after if after is not None else before
+    if isinstance(found, ItemRecord):
         return ItemChanged(
             before=item_from(before) if isinstance(before, ItemRecord) else None,
             after=item_from(after) if isinstance(after, ItemRecord) else None,
         )
-    if kind == "outsourcing":
-        before, after = _load(old_image), _load(new_image)
+    if isinstance(found, OutsourcingRecord):
         return OutsourcingChanged(
             before=outsourcing_from(before) if isinstance(before, OutsourcingRecord) else None,
             after=outsourcing_from(after) if isinstance(after, OutsourcingRecord) else None,
         )
-    if kind == "ticket":
-        before, after = _load(old_image), _load(new_image)
+    if isinstance(found, TicketRecord):
         return TicketChanged(
             before=ticket_from(before) if isinstance(before, TicketRecord) else None,
             after=ticket_from(after) if isinstance(after, TicketRecord) else None,

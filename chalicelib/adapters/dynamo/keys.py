@@ -1,0 +1,137 @@
+"""Every key string of the table: partition and sort keys, and the index keys that serve lists.
+
+Every partition key starts with the owning tenant (``T#<tenant>``), so no query can cross
+tenants by accident. The one exception is the expiry index (``EXPIRY#<day>``), read only by the
+system job that expires outsourcings.
+
+=================  ==============================  ==========================
+record             pk                              sk
+=================  ==============================  ==========================
+tenant             ``T#<tenant>``                  ``TENANT``
+api key            ``T#<tenant>``                  ``KEY#<key id>``
+invitation         ``T#<lead>``                    ``INVITATION#<invitation id>``
+partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership id>``
+partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
+outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing id>``
+status counts      ``T#<owner>``                   ``OUTCOUNT#<side>``
+counter            ``T#<tenant>``                  ``COUNTER#TICKET#<yyyymmdd>``
+idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
+ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
+item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
+=================  ==============================  ==========================
+
+Indexes (each sorted by id, so newest first is a backwards Query): ``gsi1`` a tenant's tickets,
+partnerships by role, outsourcings by side; ``gsi2`` tickets by status, outsourcings by side and
+status; ``gsi3`` tickets by queue, and (sparse) assigned outsourcings by accept-by day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+
+TENANT_SK = "TENANT"
+TICKET_SK = "TICKET"
+
+KEY_PREFIX = "KEY#"
+INVITATION_PREFIX = "INVITATION#"
+PARTNERSHIP_PREFIX = "PARTNERSHIP#"
+OUTSOURCING_PREFIX = "OUTSOURCING#"
+ITEM_PREFIX = "ITEM#"
+
+
+def tenant_pk(tenant_id: str) -> str:
+    return f"T#{tenant_id}"
+
+
+def ticket_pk(tenant_id: str, ticket_id: str) -> str:
+    return f"{tenant_pk(tenant_id)}#TK#{ticket_id}"
+
+
+def ticket_pk_prefix(tenant_id: str) -> str:
+    """What every ticket partition key of the tenant starts with."""
+    return f"{tenant_pk(tenant_id)}#TK#"
+
+
+def key_sk(key_id: str) -> str:
+    return KEY_PREFIX + key_id
+
+
+def invitation_sk(invitation_id: str) -> str:
+    return INVITATION_PREFIX + invitation_id
+
+
+def partnership_sk(partnership_id: str) -> str:
+    return PARTNERSHIP_PREFIX + partnership_id
+
+
+def pair_sk(service_tenant_id: str) -> str:
+    return f"PAIR#{service_tenant_id}"
+
+
+def outsourcing_sk(outsourcing_id: str) -> str:
+    return OUTSOURCING_PREFIX + outsourcing_id
+
+
+def status_count_sk(side: str) -> str:
+    return f"OUTCOUNT#{side}"
+
+
+def ticket_counter_sk(day: date) -> str:
+    return f"COUNTER#TICKET#{day:%Y%m%d}"
+
+
+def idempotency_sk(key: str) -> str:
+    """The client's key is hashed: it is chosen by the client and may be long or odd."""
+    return "IDEM#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def item_sk(item_id: str) -> str:
+    return ITEM_PREFIX + item_id
+
+
+# -- index keys --------------------------------------------------------------------------------
+
+
+def tickets_of(tenant_id: str) -> str:
+    """gsi1: every ticket of the tenant."""
+    return f"{tenant_pk(tenant_id)}#TICKETS"
+
+
+def tickets_by_status(tenant_id: str, status: str) -> str:
+    """gsi2: the tenant's tickets in one status."""
+    return f"{tickets_of(tenant_id)}#S#{status}"
+
+
+def tickets_by_queue(tenant_id: str, queue: str) -> str:
+    """gsi3: the tenant's tickets in one queue."""
+    return f"{tickets_of(tenant_id)}#Q#{queue}"
+
+
+def partners_by_role(tenant_id: str, role: str) -> str:
+    """gsi1: the tenant's partnerships in which the other tenant has ``role``."""
+    return f"{tenant_pk(tenant_id)}#PARTNERS#{role}"
+
+
+def outsourcings_of(owner_id: str, side: str) -> str:
+    """gsi1: the owner's outsourcing copies on one side."""
+    return f"{tenant_pk(owner_id)}#OUTS#{side}"
+
+
+def outsourcings_by_status(owner_id: str, side: str, status: str) -> str:
+    """gsi2: the owner's outsourcing copies on one side in one status."""
+    return f"{outsourcings_of(owner_id, side)}#S#{status}"
+
+
+def expiry_day(moment: datetime) -> str:
+    """gsi3 (sparse): assigned lead copies whose accept-by deadline falls on that UTC day."""
+    return f"EXPIRY#{moment.astimezone(UTC):%Y%m%d}"
+
+
+def expiry_sort(accept_by: datetime, owner_id: str, outsourcing_id: str) -> str:
+    return f"{accept_by.astimezone(UTC).isoformat()}#{owner_id}#{outsourcing_id}"
+
+
+def expiry_until(moment: datetime) -> str:
+    """The highest expiry sort key at or before ``moment``."""
+    return f"{moment.astimezone(UTC).isoformat()}#~"

@@ -1,0 +1,62 @@
+"""The base classes and field types every request and response model uses."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from chalicelib.ports import Paging
+
+
+# defer_build: a model's validator is built on first use, not at import (Lambda cold starts).
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+
+class QueryModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+LongText = Annotated[str, StringConstraints(max_length=8000)]
+NoteText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32000)]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
+Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
+Hours = Annotated[Decimal, Field(ge=0, le=24, max_digits=6, decimal_places=2, allow_inf_nan=False)]
+Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601, with a timezone")]
+Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+Id = Annotated[str, StringConstraints(max_length=40)]
+
+
+class ErrorDetail(ResponseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorResponse(ResponseModel):
+    error: ErrorDetail
+
+
+class HealthOut(ResponseModel):
+    status: Literal["ok"]
+
+
+class PageQuery(QueryModel):
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+    @property
+    def paging(self) -> Paging:
+        return Paging(limit=self.limit, cursor=self.cursor)
