@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -12,7 +13,17 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.items import Note, Origin
-from chalicelib.domain.outsourcing import OutsourceStatus
+from chalicelib.domain.outsourcing import (
+    HistoryEntry,
+    Lane,
+    OutsourceStatus,
+    Outsourcing,
+    PricingType,
+    Side,
+    Terms,
+    TicketSnapshot,
+)
+from chalicelib.domain.outsourcing import OutsourceStatus as S
 from chalicelib.domain.partners import (
     DEFAULT_STATUS_MAP,
     Invitation,
@@ -29,10 +40,13 @@ from chalicelib.ports import (
     IdempotencyStore,
     InvitationRepository,
     ItemRepository,
+    OutsourcingRepository,
     PartnershipRepository,
     StoredResponse,
     TenantRepository,
+    TicketChange,
     TicketRepository,
+    TransitionPlan,
 )
 from chalicelib.service.api_keys import mint_key
 
@@ -46,6 +60,7 @@ class Repos:
     idempotency: IdempotencyStore
     invitations: InvitationRepository
     partnerships: PartnershipRepository
+    outsourcings: OutsourcingRepository
 
 
 def _tenant() -> Tenant:
@@ -591,3 +606,272 @@ class SyncRepositoryContract(RepositoryContract):
         assert stored.title == "v3"
         assert stored.lead_version == 3
         assert stored.version > ticket.version
+
+
+# -- outsourcings ------------------------------------------------------------------------------
+
+
+def _copies(
+    ticket: Ticket, receiver_id: str, *, accept_by: datetime | None = None, at: datetime
+) -> tuple[Outsourcing, Outsourcing]:
+    """Both copies of a new outsourcing of ``ticket`` (status assigned)."""
+    entry = HistoryEntry(
+        event="outsource", from_status=None, to_status=S.ASSIGNED, at=at, by=Side.LEAD, actor="a"
+    )
+    lead = Outsourcing(
+        owner_id=ticket.tenant_id,
+        side=Side.LEAD,
+        outsourcing_id=new_id(),
+        lane=Lane.PARTNER,
+        status=S.ASSIGNED,
+        lead_tenant_id=ticket.tenant_id,
+        lead_ticket_id=ticket.ticket_id,
+        receiver_id=receiver_id,
+        partnership_id=new_id(),
+        terms=Terms(
+            accept_by=accept_by,
+            instructions="Swap the switch",
+            pricing_type=PricingType.HOURLY,
+            pricing_amount=Decimal("80.5"),
+            authorized_hours=Decimal("4"),
+            bill_customer_rate=Decimal("120"),
+        ),
+        currency="USD",
+        ticket=TicketSnapshot(number=ticket.number, title=ticket.title, site="Main office"),
+        lead_name="Lead IT",
+        receiver_name="Service IT",
+        created_at=at,
+        updated_at=at,
+        history=(entry,),
+    )
+    receiver = dataclasses.replace(
+        lead,
+        owner_id=receiver_id,
+        side=Side.RECEIVER,
+        terms=dataclasses.replace(lead.terms, bill_customer_rate=None),
+    )
+    return lead, receiver
+
+
+def _move(
+    copies: tuple[Outsourcing, Outsourcing],
+    expected: S,
+    new: S,
+    *,
+    at: datetime,
+    **extra: object,
+) -> TransitionPlan:
+    entry = HistoryEntry(event="e", from_status=expected, to_status=new, at=at, by=Side.LEAD)
+    return TransitionPlan(
+        outsourcing_id=copies[0].outsourcing_id,
+        copies=copies,
+        expected=expected,
+        new_status=new,
+        entry=entry,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+class OutsourcingRepositoryContract(SyncRepositoryContract):
+    """Both copies of an outsourcing and the tickets it links change together, or not at all."""
+
+    def _outsourced(
+        self, repos: Repos, *, accept_by: datetime | None = None
+    ) -> tuple[Ticket, Outsourcing, Outsourcing]:
+        ticket = _ticket(new_id())
+        repos.tickets.add(ticket)
+        lead, receiver = _copies(ticket, new_id(), accept_by=accept_by, at=utcnow())
+        repos.outsourcings.create(lead, receiver, ticket)
+        return repos.tickets.get(ticket.tenant_id, ticket.ticket_id), lead, receiver
+
+    def test_create_stores_both_copies_links_the_ticket_and_counts(self, repos: Repos) -> None:
+        # When a ticket is outsourced
+        ticket, lead, receiver = self._outsourced(repos)
+        # Then each side reads its own copy, the lead ticket points at it, and both sides count it
+        assert repos.outsourcings.get(lead.owner_id, lead.outsourcing_id) == dataclasses.replace(
+            lead, version=repos.outsourcings.get(lead.owner_id, lead.outsourcing_id).version
+        )
+        mine = repos.outsourcings.get(receiver.owner_id, receiver.outsourcing_id)
+        assert (mine.side, mine.terms.bill_customer_rate) == (Side.RECEIVER, None)
+        assert mine.terms.pricing_amount == Decimal("80.5")
+        assert mine.ticket.site == "Main office"
+        assert (ticket.outsourcing_id, ticket.outsourcing_status, ticket.outsourcing_side) == (
+            lead.outsourcing_id,
+            S.ASSIGNED,
+            Side.LEAD,
+        )
+        assert ticket.peer_owner_id == receiver.owner_id
+        assert repos.outsourcings.counts(lead.owner_id, Side.LEAD)[S.ASSIGNED] == 1
+        assert repos.outsourcings.counts(receiver.owner_id, Side.RECEIVER)[S.ASSIGNED] == 1
+        assert repos.outsourcings.counts(receiver.owner_id, Side.LEAD)[S.ASSIGNED] == 0
+
+    def test_another_owners_copy_is_not_found(self, repos: Repos) -> None:
+        _, lead, _ = self._outsourced(repos)
+        with pytest.raises(NotFoundError):
+            repos.outsourcings.get(new_id(), lead.outsourcing_id)
+
+    def test_a_ticket_with_an_open_outsourcing_is_not_outsourced_twice(self, repos: Repos) -> None:
+        # Given an outsourced ticket
+        ticket, lead, receiver = self._outsourced(repos)
+        # When it is outsourced again while the first is open
+        again = _copies(ticket, receiver.owner_id, at=utcnow())
+        with pytest.raises(ConflictError) as refused:
+            repos.outsourcings.create(*again, ticket)
+        # Then it is refused and nothing of the second exists
+        assert refused.value.code == "already_outsourced"
+        with pytest.raises(NotFoundError):
+            repos.outsourcings.get(ticket.tenant_id, again[0].outsourcing_id)
+        assert repos.outsourcings.counts(ticket.tenant_id, Side.LEAD)[S.ASSIGNED] == 1
+        # And once the first has ended (its ticket says so), the ticket may be outsourced again
+        ended = TicketChange(ticket=ticket, changes={"outsourcing_status": S.CANCELED})
+        repos.outsourcings.apply(
+            _move((lead, receiver), S.ASSIGNED, S.CANCELED, at=utcnow(), ticket_changes=[ended])
+        )
+        repos.outsourcings.create(*again, repos.tickets.get(ticket.tenant_id, ticket.ticket_id))
+        assert repos.tickets.get(ticket.tenant_id, ticket.ticket_id).outsourcing_id == (
+            again[0].outsourcing_id
+        )
+
+    def test_apply_moves_both_copies_tickets_new_records_and_counts(self, repos: Repos) -> None:
+        # Given an assigned outsourcing
+        ticket, lead, receiver = self._outsourced(repos)
+        now = utcnow()
+        insourced = _ticket(receiver.owner_id, outsourcing_id=lead.outsourcing_id)
+        charge = dataclasses.replace(_note(ticket.tenant_id, ticket.ticket_id, "cost"))
+        plan = _move(
+            (lead, receiver),
+            S.ASSIGNED,
+            S.IN_PROGRESS,
+            at=now,
+            copy_changes={"insourced_ticket_id": insourced.ticket_id},
+            ticket_changes=[
+                TicketChange(
+                    ticket=ticket,
+                    changes={
+                        "outsourcing_status": S.IN_PROGRESS,
+                        "peer_ticket_id": insourced.ticket_id,
+                    },
+                )
+            ],
+            new_tickets=[insourced],
+            new_items=[charge],
+        )
+        # When the transition is applied
+        repos.outsourcings.apply(plan)
+        # Then both copies moved, with the history entry and the change, and everything else
+        for copy in (lead, receiver):
+            stored = repos.outsourcings.get(copy.owner_id, copy.outsourcing_id)
+            assert stored.status is S.IN_PROGRESS
+            assert [h.to_status for h in stored.history] == [S.ASSIGNED, S.IN_PROGRESS]
+            assert stored.insourced_ticket_id == insourced.ticket_id
+            assert stored.version > copy.version
+        lead_ticket = repos.tickets.get(ticket.tenant_id, ticket.ticket_id)
+        assert (lead_ticket.outsourcing_status, lead_ticket.peer_ticket_id) == (
+            S.IN_PROGRESS,
+            insourced.ticket_id,
+        )
+        assert repos.tickets.get(receiver.owner_id, insourced.ticket_id).title == insourced.title
+        assert repos.items.get(ticket.tenant_id, ticket.ticket_id, charge.item_id).item_id
+        counts = repos.outsourcings.counts(lead.owner_id, Side.LEAD)
+        assert (counts[S.ASSIGNED], counts[S.IN_PROGRESS]) == (0, 1)
+        counts = repos.outsourcings.counts(receiver.owner_id, Side.RECEIVER)
+        assert (counts[S.ASSIGNED], counts[S.IN_PROGRESS]) == (0, 1)
+
+    def test_a_transition_from_a_stale_status_changes_nothing(self, repos: Repos) -> None:
+        # Given an outsourcing that was already canceled
+        ticket, lead, receiver = self._outsourced(repos)
+        repos.outsourcings.apply(_move((lead, receiver), S.ASSIGNED, S.CANCELED, at=utcnow()))
+        # When an accept planned from the old status arrives
+        late = _move(
+            (lead, receiver),
+            S.ASSIGNED,
+            S.IN_PROGRESS,
+            at=utcnow(),
+            ticket_changes=[TicketChange(ticket=ticket, changes={"title": "changed"})],
+            new_tickets=[_ticket(receiver.owner_id)],
+        )
+        with pytest.raises(ConflictError) as lost:
+            repos.outsourcings.apply(late)
+        # Then it loses, and neither copy, ticket nor count moved
+        assert lost.value.code == "invalid_transition"
+        assert repos.outsourcings.get(lead.owner_id, lead.outsourcing_id).status is S.CANCELED
+        assert repos.tickets.get(ticket.tenant_id, ticket.ticket_id).title == ticket.title
+        with pytest.raises(NotFoundError):
+            repos.tickets.get(receiver.owner_id, late.new_tickets[0].ticket_id)
+        counts = repos.outsourcings.counts(lead.owner_id, Side.LEAD)
+        assert (counts[S.CANCELED], counts[S.IN_PROGRESS]) == (1, 0)
+
+    def test_a_guarded_ticket_edit_on_a_stale_version_changes_nothing(self, repos: Repos) -> None:
+        # Given an outsourced ticket edited after it was read
+        ticket, lead, receiver = self._outsourced(repos)
+        repos.tickets.update(ticket, {"title": "edited meanwhile"})
+        # When a transition carries a version-guarded edit of the old read
+        plan = _move(
+            (lead, receiver),
+            S.ASSIGNED,
+            S.CANCELED,
+            at=utcnow(),
+            ticket_changes=[
+                TicketChange(
+                    ticket=ticket, changes={"status": TicketStatus.COMPLETE}, guard_version=True
+                )
+            ],
+        )
+        with pytest.raises(ConflictError) as lost:
+            repos.outsourcings.apply(plan)
+        # Then it is a version conflict and the outsourcing did not move
+        assert lost.value.code == "version_conflict"
+        assert repos.outsourcings.get(lead.owner_id, lead.outsourcing_id).status is S.ASSIGNED
+        assert repos.tickets.get(ticket.tenant_id, ticket.ticket_id).title == "edited meanwhile"
+
+    def test_lists_page_by_side_and_status_newest_first(self, repos: Repos) -> None:
+        # Given three outsourcings of one lead, one of them canceled
+        lead_id, receiver_id = new_id(), new_id()
+        made: list[tuple[Outsourcing, Outsourcing]] = []
+        for _ in range(3):
+            ticket = _ticket(lead_id)
+            repos.tickets.add(ticket)
+            copies = _copies(ticket, receiver_id, at=utcnow())
+            repos.outsourcings.create(*copies, ticket)
+            made.append(copies)
+        repos.outsourcings.apply(_move(made[1], S.ASSIGNED, S.CANCELED, at=utcnow()))
+        ids = [lead.outsourcing_id for lead, _ in made]
+
+        def listed(owner: str, side: Side, status: S | None) -> list[str]:
+            found, cursor = [], None
+            while True:
+                page = repos.outsourcings.list(owner, side, status, 2, cursor)
+                found += [o.outsourcing_id for o in page.items]
+                if page.next_cursor is None:
+                    return found
+                cursor = page.next_cursor
+
+        # Then each side lists its own copies, newest first, also by status
+        assert listed(lead_id, Side.LEAD, None) == ids[::-1]
+        assert listed(lead_id, Side.LEAD, S.ASSIGNED) == [ids[2], ids[0]]
+        assert listed(lead_id, Side.LEAD, S.CANCELED) == [ids[1]]
+        assert listed(receiver_id, Side.RECEIVER, None) == ids[::-1]
+        assert listed(lead_id, Side.RECEIVER, None) == []
+        assert listed(receiver_id, Side.LEAD, None) == []
+
+    def test_due_for_expiry_finds_assigned_lead_copies_past_their_deadline(
+        self, repos: Repos
+    ) -> None:
+        # Given outsourcings whose accept-by deadline passed, has not passed, and passed long ago
+        now = utcnow()
+        _, passed, _ = self._outsourced(repos, accept_by=now - timedelta(minutes=5))
+        _, later, _ = self._outsourced(repos, accept_by=now + timedelta(minutes=5))
+        _, ancient, _ = self._outsourced(repos, accept_by=now - timedelta(days=10))
+        _, moved, moved_receiver = self._outsourced(repos, accept_by=now - timedelta(minutes=1))
+        repos.outsourcings.apply(_move((moved, moved_receiver), S.ASSIGNED, S.DECLINED, at=now))
+        # When the expiry job looks back three days
+        due = {c.outsourcing_id for c in repos.outsourcings.due_for_expiry(now, 3)}
+        # Then only the lead copy that is still assigned and due within that window is found
+        mine = {passed.outsourcing_id, later.outsourcing_id, ancient.outsourcing_id}
+        mine.add(moved.outsourcing_id)
+        assert due & mine == {passed.outsourcing_id}
+        found = [c for c in repos.outsourcings.due_for_expiry(now, 3) if c == passed]
+        assert found and all(c.side is Side.LEAD for c in found)
+        assert passed.outsourcing_id in {
+            c.outsourcing_id for c in repos.outsourcings.due_for_expiry(now + timedelta(days=1), 3)
+        }

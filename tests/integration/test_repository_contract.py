@@ -6,10 +6,10 @@ import pytest
 
 from chalicelib.container import get_container
 from tests.integration.conftest import Harness
-from tests.repository_contract import Repos, SyncRepositoryContract
+from tests.repository_contract import OutsourcingRepositoryContract, Repos
 
 
-class TestDynamoRepositories(SyncRepositoryContract):
+class TestDynamoRepositories(OutsourcingRepositoryContract):
     @pytest.fixture
     def repos(self, harness: Harness) -> Repos:
         container = get_container()
@@ -21,4 +21,5 @@ class TestDynamoRepositories(SyncRepositoryContract):
             idempotency=container.idempotency,
             invitations=container.invitations,
             partnerships=container.partnerships,
+            outsourcings=container.outsourcings,
         )

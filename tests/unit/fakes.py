@@ -8,12 +8,13 @@ drift from the real thing unnoticed.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from datetime import date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.domain.items import Item
+from chalicelib.domain.outsourcing import ENDED, OutsourceStatus, Outsourcing, Side
 from chalicelib.domain.partners import (
     Invitation,
     InvitationStatus,
@@ -30,6 +31,7 @@ from chalicelib.ports import (
     Page,
     PresignedUpload,
     StoredResponse,
+    TransitionPlan,
 )
 
 
@@ -354,6 +356,123 @@ class FakeInvitationRepository:
         for side in (lead, service):
             self.partnerships.sides[(side.tenant_id, side.partnership_id)] = side
         self.partnerships.pairs[pair_key] = (lead.partnership_id, PartnershipStatus.ACTIVE)
+
+
+class FakeOutsourcingRepository:
+    """Both copies of each outsourcing, with the tickets and items of the same fakes: a
+    transition is checked as a whole first and then written, so it is all or nothing."""
+
+    def __init__(self, tickets: FakeTicketRepository, items: FakeItemRepository) -> None:
+        self.tickets = tickets
+        self.items = items
+        self.copies: dict[tuple[str, str], Outsourcing] = {}
+        self.status_counts: dict[tuple[str, Side], dict[OutsourceStatus, int]] = {}
+
+    def _count(self, copy: Outsourcing, new: OutsourceStatus, old: OutsourceStatus | None) -> None:
+        counts = self.status_counts.setdefault((copy.owner_id, copy.side), {})
+        counts[new] = counts.get(new, 0) + 1
+        if old is not None:
+            counts[old] = counts.get(old, 0) - 1
+
+    def create(self, lead: Outsourcing, receiver: Outsourcing, ticket: Ticket) -> None:
+        stored = self.tickets.tickets.get((ticket.tenant_id, ticket.ticket_id))
+        if stored is None or stored.outsourcing_status not in (None, *ENDED):
+            raise ConflictError("already outsourced", code="already_outsourced")
+        self.tickets.tickets[(ticket.tenant_id, ticket.ticket_id)] = dataclasses.replace(
+            stored,
+            outsourcing_id=lead.outsourcing_id,
+            outsourcing_status=lead.status,
+            outsourcing_side=Side.LEAD,
+            peer_owner_id=receiver.owner_id,
+            peer_ticket_id=None,
+            updated_at=lead.created_at,
+            version=stored.version + 1,
+        )
+        for copy in (lead, receiver):
+            self.copies[(copy.owner_id, copy.outsourcing_id)] = copy
+            self._count(copy, copy.status, None)
+
+    def get(self, owner_id: str, outsourcing_id: str) -> Outsourcing:
+        try:
+            return self.copies[(owner_id, outsourcing_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such outsourcing.") from exc
+
+    def list(
+        self,
+        owner_id: str,
+        side: Side,
+        status: OutsourceStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Outsourcing]:
+        mine = [
+            c
+            for (owner, _), c in sorted(self.copies.items(), reverse=True)
+            if owner == owner_id and c.side is side and (status is None or c.status is status)
+        ]
+        return _page(mine, limit, cursor)
+
+    def _check(self, plan: TransitionPlan) -> None:
+        for copy in plan.copies:
+            stored = self.copies.get((copy.owner_id, copy.outsourcing_id))
+            if stored is None or stored.status is not plan.expected:
+                raise ConflictError("changed meanwhile", code="invalid_transition")
+        for change in plan.ticket_changes:
+            ticket = self.tickets.tickets.get((change.ticket.tenant_id, change.ticket.ticket_id))
+            if (
+                ticket is None
+                or ticket.outsourcing_id != plan.outsourcing_id
+                or (change.guard_version and ticket.version != change.ticket.version)
+            ):
+                raise ConflictError("ticket changed", code="version_conflict")
+        for item in plan.new_items:
+            if (item.tenant_id, item.ticket_id, item.item_id) in self.items.items:
+                raise ConflictError("item exists", code="version_conflict")
+
+    def apply(self, plan: TransitionPlan) -> None:
+        self._check(plan)
+        for copy in plan.copies:
+            stored = self.copies[(copy.owner_id, copy.outsourcing_id)]
+            self.copies[(copy.owner_id, copy.outsourcing_id)] = dataclasses.replace(
+                stored,
+                status=plan.new_status,
+                updated_at=plan.entry.at,
+                history=(*copy.history, plan.entry),
+                version=stored.version + 1,
+                **plan.copy_changes,
+            )
+            self._count(copy, plan.new_status, plan.expected)
+        for change in plan.ticket_changes:
+            key = (change.ticket.tenant_id, change.ticket.ticket_id)
+            ticket = self.tickets.tickets[key]
+            self.tickets.tickets[key] = dataclasses.replace(
+                ticket, **change.changes, version=ticket.version + 1
+            )
+        for ticket in plan.new_tickets:
+            self.tickets.add(ticket)
+        for item in plan.new_items:
+            self.items.add(item)
+
+    def counts(self, owner_id: str, side: Side) -> dict[OutsourceStatus, int]:
+        counts = self.status_counts.get((owner_id, side), {})
+        return {status: counts.get(status, 0) for status in OutsourceStatus}
+
+    def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
+        earliest = (now - timedelta(days=days_back)).astimezone(UTC).date()
+        due = [
+            c
+            for c in self.copies.values()
+            if c.side is Side.LEAD
+            and c.status is OutsourceStatus.ASSIGNED
+            and c.terms.accept_by is not None
+            and c.terms.accept_by <= now
+            and c.terms.accept_by.astimezone(UTC).date() >= earliest
+        ]
+        return sorted(due, key=lambda c: (c.terms.accept_by, c.owner_id, c.outsourcing_id))
+
+    def __len__(self) -> int:
+        return len(self.copies)
 
 
 class FakeIdempotencyStore:
