@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -38,7 +38,7 @@ from chalicelib.domain.partners import (
     PartnerRole,
     PartnershipStatus,
 )
-from chalicelib.domain.sync import Destination
+from chalicelib.domain.sync import Destination, replica_id
 from chalicelib.domain.tenants import AgreementAcceptance, OutsourcingSettings
 from chalicelib.domain.tickets import TicketStatus
 from chalicelib.ports import IdempotencyRecord, StoredResponse
@@ -171,6 +171,7 @@ def _old_history(history: tuple[HistoryEntry, ...]) -> dict[str, str]:
 class OldDeal:
     lead: Tenant
     partner: Tenant
+    lead_ticket_id: str
     outsourcing_id: str
     terms: Terms  # the lead's; the receiver's copy has no bill_customer_rate
     snapshot: TicketSnapshot
@@ -191,7 +192,8 @@ def _old_deal(harness: Harness, *, accept_by: datetime) -> OldDeal:
     ticket = harness.create_ticket(lead, title="Switch down", priority="high")
     outsourcing_id = harness.outsource(lead, ticket["ticket_id"], partnership)["outsourcing_id"]
     terms = Terms(
-        complete_by=datetime(2031, 5, 6, 17, 30, 0, 123456, tzinfo=UTC),
+        # The old API kept a deadline's offset as given, and so did its JSON.
+        complete_by=datetime(2031, 5, 6, 19, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2))),
         accept_by=accept_by,
         instructions="Replace the core switch; parts are on site",
         pricing_type=PricingType.HOURLY,
@@ -246,7 +248,7 @@ def _old_deal(harness: Harness, *, accept_by: datetime) -> OldDeal:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-    return OldDeal(lead, partner, outsourcing_id, terms, snapshot, history)
+    return OldDeal(lead, partner, ticket["ticket_id"], outsourcing_id, terms, snapshot, history)
 
 
 # -- tenants ------------------------------------------------------------------------------------
@@ -419,12 +421,13 @@ def test_old_outsourcing_copies_read_back_through_get_and_the_lists(harness: Har
     # Given an assigned outsourcing whose copies carry old JSON terms, snapshot and history
     deal = _old_deal(harness, accept_by=datetime(2031, 5, 1, 9, 0, 0, 1, tzinfo=UTC))
     outsourcings = get_container().outsourcings
-    # When each side reads its copy, and lists it (gsi1, and gsi2 by status)
+    # When each side reads its copy
     lead_copy = outsourcings.get(deal.lead.tenant_id, deal.outsourcing_id)
     receiver_copy = outsourcings.get(deal.partner.tenant_id, deal.outsourcing_id)
     # Then terms (exact decimals and datetimes), snapshot and history are the ones written
     assert lead_copy.terms == deal.terms
     assert lead_copy.terms.pricing_amount == Decimal("85.50")
+    # (the deadline written with +02:00 is the same instant, now in UTC)
     assert lead_copy.terms.complete_by == datetime(2031, 5, 6, 17, 30, 0, 123456, tzinfo=UTC)
     assert receiver_copy.terms == deal.receiver_terms
     assert receiver_copy.terms.bill_customer_rate is None
@@ -435,6 +438,7 @@ def test_old_outsourcing_copies_read_back_through_get_and_the_lists(harness: Har
         assert copy.history[0].to_status is OutsourceStatus.ASSIGNED
         assert copy.history[0].by is Side.LEAD
         assert copy.status is OutsourceStatus.ASSIGNED
+    # And each side's lists (gsi1, and gsi2 by status) hold the same copy
     for owner, side, copy in (
         (deal.lead.tenant_id, Side.LEAD, lead_copy),
         (deal.partner.tenant_id, Side.RECEIVER, receiver_copy),
@@ -498,18 +502,16 @@ class OldNote:
     row: dict[str, Any]
 
 
-def _old_note(harness: Harness) -> OldNote:
-    """A note on a real ticket, written while shared: its destination in ``share_*``."""
-    tenant = harness.create_tenant()
-    ticket_id = harness.create_ticket(tenant)["ticket_id"]
-    destination = Destination(
-        outsourcing_id=new_id(),
-        side=Side.LEAD,
-        peer_owner_id=new_id(),
-        peer_ticket_id=new_id(),
-    )
+def _put_old_note(
+    harness: Harness,
+    tenant_id: str,
+    ticket_id: str,
+    destination: Destination | None,
+    text: str = "Replaced the power supply",
+) -> OldNote:
+    """A local note row as the old item record wrote it: a destination in ``share_*``."""
     note = Note(
-        tenant_id=tenant.tenant_id,
+        tenant_id=tenant_id,
         ticket_id=ticket_id,
         item_id=new_id(),
         internal=False,
@@ -519,13 +521,13 @@ def _old_note(harness: Harness) -> OldNote:
         updated_at=datetime(2030, 3, 4, 6, 7, 8, 91011, tzinfo=UTC),
         version=1,
         destination=destination,
-        text="Replaced the power supply",
+        text=text,
     )
     row = {
-        "pk": _s(f"T#{tenant.tenant_id}#TK#{ticket_id}"),
+        "pk": _s(f"T#{tenant_id}#TK#{ticket_id}"),
         "sk": _s(f"ITEM#{note.item_id}"),
         "type": _s("note"),
-        "tenant_id": _s(tenant.tenant_id),
+        "tenant_id": _s(tenant_id),
         "version": _n(1),
         "ticket_id": _s(ticket_id),
         "item_id": _s(note.item_id),
@@ -535,14 +537,25 @@ def _old_note(harness: Harness) -> OldNote:
         "created_at": _time(note.created_at),
         "updated_at": _time(note.updated_at),
         "deleted": _bool(False),
-        "share_outsourcing_id": _s(destination.outsourcing_id),
-        "share_side": _s(destination.side.value),
-        "share_peer_owner_id": _s(destination.peer_owner_id),
-        "share_peer_ticket_id": _s(destination.peer_ticket_id),
-        "text": _s(note.text),
+        "text": _s(text),
     }
+    if destination is not None:
+        row["share_outsourcing_id"] = _s(destination.outsourcing_id)
+        row["share_side"] = _s(destination.side.value)
+        row["share_peer_owner_id"] = _s(destination.peer_owner_id)
+        row["share_peer_ticket_id"] = _s(destination.peer_ticket_id)
     _put(harness, row)
     return OldNote(note, row)
+
+
+def _old_note(harness: Harness) -> OldNote:
+    """A shared note on a real ticket (its destination made up: nothing is pumped)."""
+    tenant = harness.create_tenant()
+    ticket_id = harness.create_ticket(tenant)["ticket_id"]
+    destination = Destination(
+        outsourcing_id=new_id(), side=Side.LEAD, peer_owner_id=new_id(), peer_ticket_id=new_id()
+    )
+    return _put_old_note(harness, tenant.tenant_id, ticket_id, destination)
 
 
 def test_an_old_item_reads_back_with_its_destination(harness: Harness) -> None:
@@ -611,6 +624,50 @@ def test_updating_an_old_items_destination_drops_the_flat_attributes(
     assert got == dataclasses.replace(
         old.note, text="x", destination=new_destination, updated_at=changed_at, version=2
     )
+
+
+# -- the stream reactions ------------------------------------------------------------------------
+
+
+def _texts_shown(harness: Harness, tenant: Tenant, ticket_id: str) -> dict[str, str]:
+    reply = harness.get(f"/v1/tickets/{ticket_id}/items?limit=100", tenant.key)
+    assert reply.status_code == 200, reply.body
+    return {i["item_id"]: i["text"] for i in reply.json["items"] if i["kind"] == "note"}
+
+
+def test_old_rows_flow_through_the_stream_reactions(harness: Harness) -> None:
+    # Given an old-format outsourcing and an old-format note on its lead ticket
+    deal = _old_deal(harness, accept_by=datetime(2031, 5, 1, 9, 0, 0, 1, tzinfo=UTC))
+    before = _put_old_note(harness, deal.lead.tenant_id, deal.lead_ticket_id, None)
+    # When the partner accepts over HTTP, and the stream (old images included) is pumped
+    accepted = harness.post(f"/v1/outsourcings/{deal.outsourcing_id}/accept", deal.partner.key)
+    assert accepted.status_code == 200, accepted.body
+    insourced = accepted.json["insourced_ticket_id"]
+    harness.pump.drain()
+    # Then the catch-up copied the old note to the insourced ticket, with no failed record
+    assert harness.pump.stats.failures == 0
+    replica = replica_id(deal.outsourcing_id, before.note.item_id)
+    assert _texts_shown(harness, deal.partner, insourced) == {replica: before.note.text}
+    # And when a note is written in the old format while shared (share_* to the insourced ticket)
+    shared = _put_old_note(
+        harness,
+        deal.lead.tenant_id,
+        deal.lead_ticket_id,
+        Destination(
+            outsourcing_id=deal.outsourcing_id,
+            side=Side.LEAD,
+            peer_owner_id=deal.partner.tenant_id,
+            peer_ticket_id=insourced,
+        ),
+        text="Parts ordered",
+    )
+    harness.pump.drain()
+    # Then its stream record is replicated there by that destination
+    assert harness.pump.stats.failures == 0
+    assert _texts_shown(harness, deal.partner, insourced) == {
+        replica: before.note.text,
+        replica_id(deal.outsourcing_id, shared.note.item_id): "Parts ordered",
+    }
 
 
 # -- idempotency --------------------------------------------------------------------------------

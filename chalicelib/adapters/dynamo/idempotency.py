@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.attributes import (
@@ -57,10 +58,10 @@ class DynamoIdempotencyStore:
             if not condition_failed(exc):
                 raise
         existing = IdempotencyRecord.get(pk, sk, consistent_read=True)
-        return IdempotencyEntry(
-            fingerprint=existing.fingerprint,
-            response=existing.response.to_domain() if existing.response else None,
-        )
+        response = existing.response.to_domain() if existing.response else None
+        if response is not None and response.headers is None:
+            response = dataclasses.replace(response, headers={})
+        return IdempotencyEntry(fingerprint=existing.fingerprint, response=response)
 
     def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
         record = IdempotencyRecord(
