@@ -1,8 +1,8 @@
 """The stream pump as a process of the local stack: ``python -m infra.local.pump_main``.
 
-It feeds the table's stream to the app's own stream handler
-(``chalicelib.streams.handler.on_table_change``) until SIGTERM or SIGINT, finishing the batch in
-hand first so its checkpoint is written. Environment: ``STREAM_ARN`` (required),
+It feeds the table's stream to the app's own stream handler (``app.on_table_change``, the
+function's Lambda handler, with the app's middleware) until SIGTERM or SIGINT, finishing the batch
+in hand first so its checkpoint is written. Environment: ``STREAM_ARN`` (required),
 ``LOCAL_STATE_DIR`` (checkpoints, dead letters and statistics), ``PUMP_IDLE_SECONDS`` (sleep when
 the stream is idle, default 0.1) and the app's own settings (``TABLE_NAME``, ``AWS_ENDPOINT_URL``,
 ``DYNAMODB_ENDPOINT_URL``, ...).
@@ -166,7 +166,7 @@ def dead_letter_sink(path: Path, settings: Any) -> Any:
 
 def run_jobs(stop: threading.Event, every: float) -> None:
     """What EventBridge schedules do in AWS: call each scheduled handler now and then."""
-    from chalicelib.jobs import expire_outsourcings
+    from app import expire_outsourcings
 
     while not stop.wait(every):
         event = {
@@ -206,8 +206,8 @@ def main() -> int:
 
     import boto3
 
+    from app import on_table_change
     from chalicelib.config import get_settings
-    from chalicelib.streams.handler import on_table_change
 
     settings = get_settings()
     directory = state_dir()

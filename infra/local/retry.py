@@ -32,7 +32,7 @@ def main() -> int:
             "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
     )
-    from chalicelib.streams.retry import retry_dead_letters
+    from app import retry_dead_letters
     from infra.local.lambda_context import lambda_context
 
     event = {"max_messages": int(os.environ.get("MAX_MESSAGES", "10"))}

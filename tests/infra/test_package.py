@@ -207,14 +207,45 @@ def test_package_holds_the_code_and_both_functions(package: Package) -> None:
     for function in FUNCTIONS:
         assert package.resources[function]["Type"] == "AWS::Serverless::Function"
     assert package.properties(API_FUNCTION)["Handler"] == "app.app"
-    stream_handler = package.properties(STREAM_FUNCTION)["Handler"]
-    assert stream_handler == "chalicelib.streams.handler.on_table_change"
+    assert package.properties(STREAM_FUNCTION)["Handler"] == "app.on_table_change"
     job = package.properties(JOB_FUNCTION)
-    assert job["Handler"] == "chalicelib.jobs.expire_outsourcings"
+    assert job["Handler"] == "app.expire_outsourcings"
     assert [e["Type"] for e in job["Events"].values()] == ["Schedule"]
     retry = package.properties(RETRY_FUNCTION)
-    assert retry["Handler"] == "chalicelib.streams.retry.retry_dead_letters"
+    assert retry["Handler"] == "app.retry_dead_letters"
     assert not retry.get("Events")  # invoked by the operator only
+
+
+_RESOLVE_HANDLERS = """
+import importlib, json, sys
+found = {}
+for handler in sys.argv[1:]:
+    module, name = handler.rsplit(".", 1)
+    target = getattr(importlib.import_module(module), name)
+    # The app keeps (function, event type) pairs; an event handler the functions themselves.
+    middleware = [m[0] if isinstance(m, tuple) else m for m in target.middleware_handlers]
+    found[handler] = [getattr(m, "__name__", type(m).__name__) for m in middleware]
+print(json.dumps(found))
+"""
+
+
+def test_every_function_runs_the_composed_app_with_its_middleware(package: Package) -> None:
+    # Lambda imports only the module its Handler names: each must give the app's middleware.
+    handlers = [package.properties(function)["Handler"] for function in FUNCTIONS]
+    result = subprocess.run(
+        [sys.executable, "-c", _RESOLVE_HANDLERS, *handlers],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    found = json.loads(result.stdout)
+    observability = ["ConvertToMiddleware", "ConvertToMiddleware"]
+    assert {handler: names[:2] for handler, names in found.items()} == {
+        handler: observability for handler in handlers
+    }
+    assert found["app.app"] == [*observability, "http_middleware"]
 
 
 # --- stream -----------------------------------------------------------------------------------
