@@ -79,6 +79,9 @@ class Settings(BaseModel):
     # process within this window (the contract allows 60 s).
     auth_cache_seconds: int = 30
     idempotency_ttl_seconds: int = 24 * 3600
+    # A claimed key whose request never finished (the process died) is free again after this;
+    # longer than any request may run (API Gateway gives up after 29 s).
+    idempotency_lease_seconds: int = 60
 
     @property
     def dynamodb_endpoint(self) -> str | None:

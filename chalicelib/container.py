@@ -132,7 +132,9 @@ class Container:
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
-        return DynamoIdempotencyStore(self.settings.idempotency_ttl_seconds)
+        return DynamoIdempotencyStore(
+            self.settings.idempotency_ttl_seconds, self.settings.idempotency_lease_seconds
+        )
 
     @cached_property
     def files(self) -> FileStore:

@@ -225,7 +225,9 @@ class IdempotencyRecord:
 
 class IdempotencyStore(Protocol):
     def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-        """Claim ``key``; returns None when claimed now, or the existing record."""
+        """Claim ``key``; returns None when claimed now, or the existing record. A claim whose
+        request never finished (a crash) lapses after the store's lease: the same request may
+        then claim it again."""
 
     def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:
         """Store the first result for later repeats."""

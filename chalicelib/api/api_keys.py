@@ -18,6 +18,7 @@ api = Api(__name__, "api-keys")
     summary="Create an API key; the secret is returned only in this response",
     status=201,
     permission=Permission.ALL,
+    secrets=("api_key",),
 )
 def create_key(call: Call[ApiKeyCreate, None]) -> ApiKeyCreated:
     issued = key_service.create_key(

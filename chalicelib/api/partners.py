@@ -33,6 +33,7 @@ api = Api(__name__, "partners")
     status=201,
     permission=Permission.PARTNER_MANAGEMENT,
     errors=(422,),
+    secrets=("token",),
 )
 def create_invitation(call: Call[InvitationCreate, None]) -> InvitationCreated:
     body = call.body
@@ -94,6 +95,7 @@ def revoke_invitation(call: Call[None, None]) -> InvitationOut:
     summary="Resend with a new token and expiry; the old token stops working",
     permission=Permission.PARTNER_MANAGEMENT,
     errors=(422,),
+    secrets=("token",),
 )
 def resend_invitation(call: Call[None, None]) -> InvitationCreated:
     issued = partners.resend_invitation(

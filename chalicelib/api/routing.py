@@ -39,7 +39,7 @@ from chalicelib.domain.tenants import Actor, Permission, Principal, require_perm
 from chalicelib.observability import logger
 from chalicelib.ports import StoredResponse
 from chalicelib.service import api_keys as api_key_service
-from chalicelib.service.idempotency import fingerprint, run_idempotent
+from chalicelib.service.idempotency import IdempotentRequest, fingerprint, run_idempotent
 
 Auth = Literal["tenant", "operator", "none"]
 B = TypeVar("B")
@@ -65,6 +65,7 @@ class RouteSpec:
     idempotent: bool
     produces: str
     errors: tuple[int, ...]
+    secrets: tuple[str, ...] = ()
 
 
 REGISTRY: list[RouteSpec] = []
@@ -79,6 +80,7 @@ class RouteOptions(TypedDict, total=False):
     idempotent: bool  # whether Idempotency-Key applies (default: POST routes)
     produces: str  # the success content type (default application/json)
     errors: tuple[int, ...]  # statuses beyond the ones every route may answer
+    secrets: tuple[str, ...]  # response fields shown once: never stored, null in a replay
 
 
 @dataclass(slots=True)
@@ -214,7 +216,10 @@ def to_stored(spec: RouteSpec, result: Any) -> StoredResponse:
 
 def to_response(stored: StoredResponse, extra_headers: Mapping[str, str] | None = None) -> Response:
     headers: dict[str, str | list[str]] = {**stored.headers, **(extra_headers or {})}
-    return Response(body=stored.body, status_code=stored.status, headers=headers)
+    # A 204 has no body at all: Chalice would write ``null``, which a client keeping the
+    # connection alive then reads as the start of the next response.
+    body = "" if stored.status == 204 else stored.body
+    return Response(body=body, status_code=stored.status, headers=headers)
 
 
 def _error_stored(error: DomainError) -> StoredResponse:
@@ -257,12 +262,21 @@ def dispatch(spec: RouteSpec, view: View, params: dict[str, str]) -> Response:
                 spec.method, spec.path + json.dumps(params, sort_keys=True), data
             )
             stored, replayed = run_idempotent(
-                container.idempotency, principal.tenant_id, key, request_print, run
+                container.idempotency,
+                IdempotentRequest(principal.tenant_id, key, request_print, spec.secrets),
+                run,
             )
-            return to_response(stored, {"Idempotent-Replayed": "true"} if replayed else None)
+            return to_response(stored, _replay_headers(spec) if replayed else None)
         return to_response(to_stored(spec, view(call)))
     except DomainError as error:
         return error_response(error)
+
+
+def _replay_headers(spec: RouteSpec) -> dict[str, str]:
+    headers = {"Idempotent-Replayed": "true"}
+    if spec.secrets:
+        headers["Idempotent-Secrets-Withheld"] = ",".join(spec.secrets)
+    return headers
 
 
 class Api:
@@ -293,6 +307,7 @@ class Api:
                 idempotent=options.get("idempotent", method == "POST"),
                 produces=options.get("produces", "application/json"),
                 errors=options.get("errors", ()),
+                secrets=options.get("secrets", ()),
             )
             REGISTRY.append(spec)
 

@@ -2,15 +2,23 @@
 
 The first request with a key claims it (a conditional write), runs, and stores its response; a
 repeat with the same key and the same request gets that stored response back. The same key with a
-different request is refused (422), and a repeat while the first is still running gets 409.
+different request is refused (422), and a repeat while the first is still running gets 409 (until
+the claim's lease lapses: a request that crashed does not block its key for the whole TTL).
 Unexpected failures release the claim so the client can retry.
+
+Secrets shown once (an API key, an invitation token) are never stored: the stored response has
+those fields set to null, so a repeat answers with the same ids and null in their place (and
+says so in ``Idempotent-Secrets-Withheld``). The first response is the only one that carries them;
+a client that lost it revokes or resends, exactly as without idempotency.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from chalicelib.domain.errors import ConflictError, RuleViolationError, ValidationError
 from chalicelib.ports import IdempotencyStore, StoredResponse
@@ -27,14 +35,33 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """A request carrying an Idempotency-Key: whose, which key, what request, and which fields
+    of its response are secrets that must never be stored."""
+
+    tenant_id: str
+    key: str
+    fingerprint: str
+    secrets: tuple[str, ...] = ()
+
+
+def withhold(response: StoredResponse, secrets: tuple[str, ...]) -> StoredResponse:
+    """The response as it may be stored: every secret field of its JSON body set to null."""
+    body = response.body
+    if not secrets or not isinstance(body, dict):
+        return response
+    return dataclasses.replace(
+        response, body={k: (None if k in secrets else v) for k, v in body.items()}
+    )
+
+
 def run_idempotent(
-    store: IdempotencyStore,
-    tenant_id: str,
-    key: str,
-    request_fingerprint: str,
-    run: Callable[[], StoredResponse],
+    store: IdempotencyStore, request: IdempotentRequest, run: Callable[[], StoredResponse]
 ) -> tuple[StoredResponse, bool]:
-    """Run ``run`` once per key. Returns the response and whether it is a replay of the first."""
+    """Run ``run`` once per key. Returns the response and whether it is a replay of the first
+    (a replay never carries the secrets the first response showed)."""
+    tenant_id, key, request_fingerprint = request.tenant_id, request.key, request.fingerprint
     if not _KEY.match(key):
         raise ValidationError(
             "Idempotency-Key must be 1 to 255 visible ASCII characters.", field="Idempotency-Key"
@@ -60,5 +87,5 @@ def run_idempotent(
     if response.status >= 500:
         store.abandon(tenant_id, key)
     else:
-        store.finish(tenant_id, key, response)
+        store.finish(tenant_id, key, withhold(response, request.secrets))
     return response, False

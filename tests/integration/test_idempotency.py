@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
+
+import pytest
+
+from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
+from chalicelib.container import get_container, reset_container
+from chalicelib.ports import StoredResponse
+from chalicelib.service.idempotency import fingerprint
 from tests.integration.conftest import Harness
 
 
@@ -77,3 +86,115 @@ def test_a_malformed_key_is_a_400(harness: Harness) -> None:
     assert reply.status_code == 400
     assert reply.json["error"]["field"] == "Idempotency-Key"
     assert _tickets(harness, tenant.key) == []
+
+
+# -- secrets shown once are never stored or replayed -------------------------------------------
+
+
+def _raw_partition(harness: Harness, tenant_id: str) -> str:
+    """Every attribute of every record in the tenant's own partition, as text."""
+    items = harness.dynamodb().query(
+        TableName=harness.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"T#{tenant_id}"}},
+    )["Items"]
+    return json.dumps(items)
+
+
+def test_a_replayed_api_key_creation_withholds_the_key_and_stores_no_secret(
+    harness: Harness,
+) -> None:
+    # Given a tenant creating an API key with an Idempotency-Key
+    tenant = harness.create_tenant()
+    headers = {"Idempotency-Key": "new-key-1"}
+    body = {"name": "integration", "permission": "outsource"}
+    # When the request is repeated
+    first = harness.post("/v1/api-keys", tenant.key, body, headers=headers)
+    second = harness.post("/v1/api-keys", tenant.key, body, headers=headers)
+    # Then the first shows the key once; the repeat names the same key, without its secret
+    assert first.status_code == second.status_code == 201
+    secret = first.json["api_key"]
+    assert secret.startswith("tk_")
+    assert second.json == {**first.json, "api_key": None}
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert second.headers["Idempotent-Secrets-Withheld"] == "api_key"
+    # And one key exists, the secret works, and no record holds it
+    listed = harness.get("/v1/api-keys", tenant.key).json["items"]
+    assert [k["id"] for k in listed if k["name"] == "integration"] == [first.json["id"]]
+    assert harness.get("/v1/tenant", secret).status_code == 200
+    assert secret not in _raw_partition(harness, tenant.tenant_id)
+    assert secret[-20:] not in _raw_partition(harness, tenant.tenant_id)
+
+
+def test_replayed_invitations_and_resends_withhold_the_token(harness: Harness) -> None:
+    # Given a lead inviting a partner, and resending, each with an Idempotency-Key
+    lead = harness.create_tenant()
+    harness.enable_outsourcing(lead)
+    body = {"email": "partner@example.com", "company_name": "Partner IT"}
+    invite = {"Idempotency-Key": "invite-1"}
+    created = harness.post("/v1/partner-invitations", lead.key, body, headers=invite)
+    replayed = harness.post("/v1/partner-invitations", lead.key, body, headers=invite)
+    path = f"/v1/partner-invitations/{created.json['id']}/resend"
+    resend = {"Idempotency-Key": "resend-1"}
+    resent = harness.post(path, lead.key, headers=resend)
+    resent_again = harness.post(path, lead.key, headers=resend)
+    # Then each secret is shown once, and neither is stored
+    assert created.json["token"] and resent.json["token"]
+    assert replayed.json == {**created.json, "token": None}
+    assert resent_again.json == {**resent.json, "token": None}
+    assert resent_again.headers["Idempotent-Secrets-Withheld"] == "token"
+    raw = _raw_partition(harness, lead.tenant_id)
+    assert created.json["token"] not in raw
+    assert resent.json["token"] not in raw
+    # And the replays changed nothing: one invitation, sent twice, the second token valid
+    invitations = harness.get("/v1/partner-invitations", lead.key).json["items"]
+    assert [(i["id"], i["sent_count"]) for i in invitations] == [(created.json["id"], 2)]
+    partner = harness.create_tenant()
+    accepted = harness.post(
+        "/v1/partner-invitations/accept", partner.key, {"token": resent.json["token"]}
+    )
+    assert accepted.status_code == 201
+
+
+# -- a claim left by a crash does not block its key for the whole TTL --------------------------
+
+
+def test_a_key_claimed_by_a_crashed_request_is_free_after_the_lease(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment whose claims last one second, and a key claimed by a request that
+    # then died (it never finished nor released its claim)
+    monkeypatch.setenv("IDEMPOTENCY_LEASE_SECONDS", "1")
+    reset_container()
+    tenant = harness.create_tenant()
+    body = json.dumps({"title": "Printer"}).encode()
+    claimed = fingerprint("POST", "/v1/tickets" + json.dumps({}, sort_keys=True), body)
+    assert get_container().idempotency.begin(tenant.tenant_id, "crashed-1", claimed) is None
+    headers = {"Idempotency-Key": "crashed-1"}
+    # When the client repeats it while the claim holds, it is told to wait
+    busy = harness.post("/v1/tickets", tenant.key, {"title": "Printer"}, headers=headers)
+    assert (busy.status_code, busy.error_code) == (409, "idempotency_in_progress")
+    # Then once the lease has lapsed, the repeat runs, once
+    time.sleep(1.2)
+    ran = harness.post("/v1/tickets", tenant.key, {"title": "Printer"}, headers=headers)
+    again = harness.post("/v1/tickets", tenant.key, {"title": "Printer"}, headers=headers)
+    assert ran.status_code == again.status_code == 201
+    assert again.json == ran.json
+    assert _tickets(harness, tenant.key) == [ran.json["ticket_id"]]
+
+
+def test_a_lapsed_claim_is_taken_only_by_the_same_request(harness: Harness) -> None:
+    # Given a store whose claims lapse at once, and a stuck claim
+    store = DynamoIdempotencyStore(ttl_seconds=3600, lease_seconds=0)
+    tenant_id = harness.create_tenant().tenant_id
+    assert store.begin(tenant_id, "stuck", "request-a") is None
+    time.sleep(0.01)
+    # When another request uses the key, it gets the existing claim (so: reused, 422)
+    other = store.begin(tenant_id, "stuck", "request-b")
+    assert other is not None and other.fingerprint == "request-a"
+    # Then the same request may take the lapsed claim over; a finished one is never taken
+    assert store.begin(tenant_id, "stuck", "request-a") is None
+    store.finish(tenant_id, "stuck", StoredResponse(201, {"ok": True}, {}))
+    time.sleep(0.01)
+    done = store.begin(tenant_id, "stuck", "request-a")
+    assert done is not None and done.response == StoredResponse(201, {"ok": True}, {})

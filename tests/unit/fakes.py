@@ -476,14 +476,26 @@ class FakeOutsourcingRepository:
 
 
 class FakeIdempotencyStore:
-    def __init__(self) -> None:
+    """Claims lapse ``lease`` seconds after they were made unless finished (``now`` is settable)."""
+
+    def __init__(self, lease: float = 60) -> None:
         self.records: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.claimed_at: dict[tuple[str, str], float] = {}
+        self.lease = lease
+        self.now = 0.0
 
     def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
         existing = self.records.get((tenant_id, key))
-        if existing is not None:
+        lapsed = (
+            existing is not None
+            and existing.response is None
+            and existing.fingerprint == fingerprint
+            and self.now > self.claimed_at[(tenant_id, key)] + self.lease
+        )
+        if existing is not None and not lapsed:
             return existing
         self.records[(tenant_id, key)] = IdempotencyRecord(fingerprint=fingerprint, response=None)
+        self.claimed_at[(tenant_id, key)] = self.now
         return None
 
     def finish(self, tenant_id: str, key: str, response: StoredResponse) -> None:

@@ -22,7 +22,7 @@ from chalicelib.domain.tickets import TicketStatus
 from chalicelib.ports import StoredResponse
 from chalicelib.service import api_keys, items, tenants, tickets
 from chalicelib.service.api_keys import KeyPorts, NewKey
-from chalicelib.service.idempotency import fingerprint, run_idempotent
+from chalicelib.service.idempotency import IdempotentRequest, fingerprint, run_idempotent
 from chalicelib.service.items import AddAttachment, AddItem, ItemPorts, ItemRef
 from chalicelib.service.outsourcing import OutsourcingPorts
 from chalicelib.service.tenants import NewTenant
@@ -217,8 +217,8 @@ def test_idempotent_runs_once_and_replays() -> None:
         calls.append(1)
         return StoredResponse(201, {"n": len(calls)}, {})
 
-    first = run_idempotent(store, "t", "k", "f", run)
-    second = run_idempotent(store, "t", "k", "f", run)
+    first = run_idempotent(store, IdempotentRequest("t", "k", "f"), run)
+    second = run_idempotent(store, IdempotentRequest("t", "k", "f"), run)
     assert first == (StoredResponse(201, {"n": 1}, {}), False)
     assert second == (StoredResponse(201, {"n": 1}, {}), True)
     assert len(calls) == 1
@@ -228,10 +228,14 @@ def test_idempotency_refuses_reuse_and_in_flight_repeats() -> None:
     store = FakeIdempotencyStore()
     store.begin("t", "k", fingerprint("POST", "/a", b"{}"))
     with pytest.raises(ConflictError) as busy:
-        run_idempotent(store, "t", "k", fingerprint("POST", "/a", b"{}"), lambda: None)  # type: ignore[arg-type,return-value]
+        run_idempotent(
+            store, IdempotentRequest("t", "k", fingerprint("POST", "/a", b"{}")), lambda: None
+        )  # type: ignore[arg-type,return-value]
     assert busy.value.code == "idempotency_in_progress"
     with pytest.raises(RuleViolationError) as reused:
-        run_idempotent(store, "t", "k", fingerprint("POST", "/a", b"{ }"), lambda: None)  # type: ignore[arg-type,return-value]
+        run_idempotent(
+            store, IdempotentRequest("t", "k", fingerprint("POST", "/a", b"{ }")), lambda: None
+        )  # type: ignore[arg-type,return-value]
     assert reused.value.code == "idempotency_key_reused"
 
 
@@ -242,10 +246,45 @@ def test_a_crash_releases_the_key_and_a_5xx_is_not_kept() -> None:
         raise RuntimeError("storage down")
 
     with pytest.raises(RuntimeError):
-        run_idempotent(store, "t", "k", "f", boom)
+        run_idempotent(store, IdempotentRequest("t", "k", "f"), boom)
     assert store.records == {}
-    run_idempotent(store, "t", "k", "f", lambda: StoredResponse(503, {}, {}))
+    run_idempotent(store, IdempotentRequest("t", "k", "f"), lambda: StoredResponse(503, {}, {}))
     assert store.records == {}
+
+
+def test_a_secret_is_returned_once_and_never_stored_or_replayed() -> None:
+    # Given a request whose response shows a secret once
+    store = FakeIdempotencyStore()
+    request = IdempotentRequest("t", "k", "f", secrets=("api_key",))
+    shown = StoredResponse(201, {"id": "K1", "api_key": "tk_secret"}, {})
+    # When it runs and is repeated
+    first = run_idempotent(store, request, lambda: shown)
+    second = run_idempotent(store, request, lambda: shown)
+    # Then only the first response carries the secret, and the store never held it
+    assert first == (shown, False)
+    assert second == (StoredResponse(201, {"id": "K1", "api_key": None}, {}), True)
+    assert "tk_secret" not in repr(store.records)
+
+
+def test_a_claim_left_by_a_crash_lapses_after_its_lease() -> None:
+    # Given a claim whose request never finished (the process died after claiming)
+    store = FakeIdempotencyStore(lease=60)
+    request = IdempotentRequest("t", "k", "f")
+    store.begin("t", "k", "f")
+    # When the same request is repeated within the lease, it is still busy
+    with pytest.raises(ConflictError):
+        run_idempotent(store, request, lambda: StoredResponse(201, {"n": 1}, {}))
+    # Then after the lease it runs, and its response is the one kept
+    store.now += 61
+    assert run_idempotent(store, request, lambda: StoredResponse(201, {"n": 2}, {}))[1] is False
+    assert run_idempotent(store, request, lambda: StoredResponse(201, {"n": 3}, {}))[0].body == {
+        "n": 2
+    }
+    # And another request with the same key is still refused, lapsed or not
+    store.begin("t", "k2", "f")
+    store.now += 61
+    with pytest.raises(RuleViolationError):
+        run_idempotent(store, IdempotentRequest("t", "k2", "other"), lambda: None)  # type: ignore[arg-type,return-value]
 
 
 def test_fingerprints_do_not_collide_on_concatenation() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pynamodb.attributes import (
@@ -10,6 +11,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import PutError
 
@@ -33,26 +35,52 @@ class ResponseMap(DomainMap[StoredResponse]):
 class IdempotencyRecord(Record, discriminator="idempotency"):
     fingerprint = UnicodeAttribute()
     response = ResponseMap(null=True)
+    # While the first request runs (no response yet): until when its claim holds.
+    lease_until = UTCDateTimeAttribute(null=True)
     expires_at = TTLAttribute()
 
 
 class DynamoIdempotencyStore:
-    """First responses to mutating requests, per tenant and Idempotency-Key, kept for a TTL."""
+    """First responses to mutating requests, per tenant and Idempotency-Key, kept for a TTL.
 
-    def __init__(self, ttl_seconds: int) -> None:
+    A claim is a conditional put: it succeeds when the key is new, or when an earlier claim by
+    the same request never finished and its lease has lapsed (the process running it died).
+    """
+
+    def __init__(
+        self,
+        ttl_seconds: int,
+        lease_seconds: int = 60,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._ttl = ttl_seconds
+        self._lease = lease_seconds
+        self._clock = clock
 
     def begin(self, tenant_id: str, key: str, fingerprint: str) -> IdempotencyEntry | None:
         pk, sk = keys.tenant_pk(tenant_id), keys.idempotency_sk(key)
+        now = self._clock()
         record = IdempotencyRecord(
             pk=pk,
             sk=sk,
             tenant_id=tenant_id,
             fingerprint=fingerprint,
-            expires_at=datetime.now(UTC) + timedelta(seconds=self._ttl),
+            lease_until=now + timedelta(seconds=self._lease),
+            expires_at=now + timedelta(seconds=self._ttl),
+        )
+        stuck = (
+            IdempotencyRecord.response.does_not_exist()
+            & (IdempotencyRecord.fingerprint == fingerprint)
+            & (
+                IdempotencyRecord.lease_until.does_not_exist()
+                | (IdempotencyRecord.lease_until < now)
+            )
         )
         try:
-            record.save(condition=IdempotencyRecord.pk.does_not_exist())
+            record.save(
+                condition=IdempotencyRecord.pk.does_not_exist() | stuck,
+                add_version_condition=False,
+            )
             return None
         except PutError as exc:
             if not condition_failed(exc):
@@ -68,7 +96,10 @@ class DynamoIdempotencyStore:
             pk=keys.tenant_pk(tenant_id), sk=keys.idempotency_sk(key), version=UNGUARDED
         )
         record.update(
-            actions=[IdempotencyRecord.response.set(ResponseMap.of(response))],
+            actions=[
+                IdempotencyRecord.response.set(ResponseMap.of(response)),
+                IdempotencyRecord.lease_until.remove(),
+            ],
             add_version_condition=False,
         )
 

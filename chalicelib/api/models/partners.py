@@ -69,7 +69,10 @@ class InvitationOut(_InvitationFields):
 
 
 class InvitationCreated(_InvitationFields):
-    token: str = Field(description="Shown only here (and emailed); stored only as a hash.")
+    token: str | None = Field(
+        description="Shown only in this first response (and emailed); stored only as a hash "
+        "(null when the response is an Idempotency-Key replay)."
+    )
 
     @classmethod
     def of(cls, issued: IssuedInvitation, now: datetime) -> InvitationCreated:

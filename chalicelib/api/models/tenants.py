@@ -109,7 +109,10 @@ class ApiKeyOut(_ApiKeyFields):
 
 
 class ApiKeyCreated(_ApiKeyFields):
-    api_key: str = Field(description="The secret key; shown only here, stored only as a hash.")
+    api_key: str | None = Field(
+        description="The secret key: shown only in this first response, stored only as a hash "
+        "(null when the response is an Idempotency-Key replay)."
+    )
 
     @classmethod
     def of(cls, issued: IssuedKey) -> ApiKeyCreated:
