@@ -14,9 +14,9 @@ a client that lost it revokes or resends, exactly as without idempotency.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
