@@ -131,6 +131,9 @@ class ListQuery(Generic[T]):
     range_key_condition: Any = None
     filter_condition: Any = None
     newest_first: bool = False
+    # A read that decides what travels must see every write before it (the table only; an
+    # index is always eventually consistent).
+    consistent: bool = False
 
     def page(self, limit: int, cursor: str | None) -> Page[T]:
         """One page: exactly one Query (on the table or an index)."""
@@ -139,6 +142,7 @@ class ListQuery(Generic[T]):
             self.hash_value,
             self.range_key_condition,
             filter_condition=self.filter_condition,
+            consistent_read=self.consistent,
             scan_index_forward=not self.newest_first,
             limit=limit,
             last_evaluated_key=start,
