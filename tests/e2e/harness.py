@@ -25,13 +25,24 @@ READY_SECONDS = 60.0
 STOP_SECONDS = 30.0
 
 
+# Variables that choose what the stack starts: a test sets them itself or gets the defaults
+# (moto for S3, SES, Cognito and SQS; DynamoDB Local for DynamoDB when Java 17 and the npm
+# package are there).
+STACK_CHOICES = {
+    "AWS_ENDPOINT_URL",
+    "DYNAMODB_ENDPOINT_URL",
+    "LOCAL_DYNAMODB",
+    "OPERATOR_KEY",
+    "PORT",
+}
+
+
 def stack_environment(state_dir: Path, **overrides: str) -> dict[str, str]:
     """The test process's fake AWS identity plus what one stack needs, nothing else inherited."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"AWS_ENDPOINT_URL", "DYNAMODB_ENDPOINT_URL", "OPERATOR_KEY", "PORT"}
-        and not k.startswith("PYTEST_")
+        if k not in STACK_CHOICES and not k.startswith("PYTEST_")
     }
     suffix = uuid.uuid4().hex[:10]
     env.update(
@@ -143,17 +154,19 @@ class StackProcess:
             time.sleep(0.1)
         raise AssertionError(f"stack not ready in {timeout:.0f} s:\n{self.output()[-4000:]}")
 
-    def stop(self) -> int:
-        """SIGTERM the stack; assert it exits 0 and leaves no process behind."""
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        """Signal the stack (SIGINT is what Ctrl-C sends); assert it exits 0 and leaves no
+        process behind: none below it, none in the process groups of its children."""
         tree = descendants(self.proc.pid) | {self.proc.pid}
         groups = {self.proc.pid, *self.info.get("pids", {}).values()}
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signum)
         try:
             code = self.proc.wait(STOP_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            raise AssertionError(f"stack ignored SIGTERM:\n{self.output()[-4000:]}") from None
+            name = signal.Signals(signum).name
+            raise AssertionError(f"stack ignored {name}:\n{self.output()[-4000:]}") from None
         deadline = time.monotonic() + 5
         while (left := running(tree, groups)) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
+from infra.local import dynamodb_local
 from tests.e2e.harness import StackProcess, checkpoint, stream_sequence_numbers, wait_for
 
 pytestmark = pytest.mark.e2e
 
+# What the stack will find with the PATH it inherits from this process.
+INSTALLED, WHY_NOT = dynamodb_local.find(os.environ)
 CONTENT = b"Serial number: PR-4711\nToner replaced, test page printed.\n"
 
 
@@ -64,6 +70,30 @@ def test_ready_banner_names_urls_key_and_endpoint(stack: StackProcess) -> None:
     assert stack.operator_key in output
     assert stack.info["aws_endpoint"] in output
     assert stack.info["moto_started"] is True
+    engine = f"DynamoDB:      {stack.info['dynamodb_label']} at {stack.info['dynamodb_endpoint']}"
+    assert engine in output
+
+
+@pytest.mark.skipif(INSTALLED is None, reason=f"DynamoDB Local cannot run here: {WHY_NOT}")
+def test_default_stack_runs_dynamodb_on_dynamodb_local(stack: StackProcess) -> None:
+    """Amazon's engine by default: the table and its stream are in DynamoDB Local, not moto."""
+    info = stack.info
+    assert info["dynamodb_engine"] == "dynamodb-local"
+    assert info["dynamodb_endpoint"].startswith("http://127.0.0.1:")
+    assert info["dynamodb_endpoint"] != info["aws_endpoint"]
+    assert "dynamodb-local" in info["pids"]  # a child of the stack, stopped with it
+    assert ":ddblocal:" in info["stream_arn"]  # DynamoDB Local's stream ARNs name this region
+    assert INSTALLED is not None
+    banner = f"DynamoDB:      {INSTALLED.label} at {info['dynamodb_endpoint']}"
+    assert banner in stack.output()
+    assert re.fullmatch(
+        r"DynamoDB:      DynamoDB Local 10\.3\.0 \(Java \d+\) at http://127\.0\.0\.1:\d+", banner
+    )
+    assert info["table_name"] in stack.aws("dynamodb").list_tables()["TableNames"]
+    on_moto = boto3.client(
+        "dynamodb", endpoint_url=info["aws_endpoint"], region_name=info["region"]
+    )
+    assert info["table_name"] not in on_moto.list_tables()["TableNames"]
 
 
 def test_operator_key_is_required_to_create_tenants(stack: StackProcess) -> None:
