@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from chalicelib.ports import Paging
 
@@ -33,7 +35,28 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4, allow_inf_nan=False)]
 Quantity = Annotated[Decimal, Field(gt=0, max_digits=12, decimal_places=4, allow_inf_nan=False)]
 Hours = Annotated[Decimal, Field(ge=0, le=24, max_digits=6, decimal_places=2, allow_inf_nan=False)]
-Timestamp = Annotated[AwareDatetime, Field(description="ISO 8601, with a timezone")]
+
+
+def _storable_instant(value: datetime) -> datetime:
+    """A time whose UTC value is in years 1 to 9998: one that can be stored, formatted and read
+    back (an offset can push 9999-12-31 or 0001-01-01 out of Python's range), with a year to
+    spare for arithmetic on it."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not 1 <= utc.year <= 9998:
+        raise PydanticCustomError(
+            "timestamp_out_of_range", "the time in UTC must be between years 1 and 9998"
+        )
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime,
+    AfterValidator(_storable_instant),
+    Field(description="ISO 8601, with a timezone; in UTC between years 1 and 9998"),
+]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 Id = Annotated[str, StringConstraints(max_length=40)]
