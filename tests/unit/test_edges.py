@@ -19,18 +19,98 @@ from chalicelib.streams.dispatcher import Dispatcher, process_batch
 from infra.local.lambda_context import lambda_context
 from tests.unit.stream_events import StreamEventBuilder
 
+TABLE_KEY = frozenset({"pk", "sk"})
+GSI1_KEY = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
+
 
 def test_cursors_round_trip_for_their_own_list() -> None:
     key = {"pk": {"S": "T#A#TK#1"}, "sk": {"S": "ITEM#2"}}
     encoded = cursor.encode(key)
     assert encoded is not None
-    assert cursor.decode(encoded, expected={"pk": "T#A#TK#1"}, prefixes={"sk": "ITEM#"}) == key
+    assert (
+        cursor.decode(
+            encoded, attributes=TABLE_KEY, expected={"pk": "T#A#TK#1"}, prefixes={"sk": "ITEM#"}
+        )
+        == key
+    )
     assert cursor.encode(None) is None
-    assert cursor.decode(None, expected={"pk": "x"}) is None
+    assert cursor.decode(None, attributes=TABLE_KEY, expected={"pk": "x"}) is None
 
 
 def _forge(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+INDEX_CURSOR = {
+    "gsi1pk": {"S": "T#A#TICKETS"},
+    "gsi1sk": {"S": "2026-11-24T10:00:00Z"},
+    "pk": {"S": "T#A#TK#1"},
+    "sk": {"S": "TICKET"},
+}
+
+
+def _decode_index_cursor(value: Any) -> dict[str, Any] | None:
+    return cursor.decode(
+        _forge(value),
+        attributes=GSI1_KEY,
+        expected={"gsi1pk": "T#A#TICKETS", "sk": "TICKET"},
+        prefixes={"pk": "T#A#TK#"},
+    )
+
+
+def test_an_index_cursor_with_exactly_the_index_key_is_accepted() -> None:
+    # Given a cursor an index query returned (table key plus index key)
+    # When it is decoded for that index
+    decoded = _decode_index_cursor(INDEX_CURSOR)
+    # Then it is the key as it was
+    assert decoded == INDEX_CURSOR
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({**INDEX_CURSOR, "gsi2pk": {"S": "T#A#X"}}, id="extra attribute"),
+        pytest.param({**INDEX_CURSOR, "version": {"S": "1"}}, id="extra non-key attribute"),
+        pytest.param({k: v for k, v in INDEX_CURSOR.items() if k != "gsi1sk"}, id="no gsi1sk"),
+        pytest.param({k: v for k, v in INDEX_CURSOR.items() if k != "pk"}, id="no pk"),
+        pytest.param(
+            {"pk": INDEX_CURSOR["pk"], "sk": INDEX_CURSOR["sk"]}, id="a table cursor for an index"
+        ),
+        pytest.param({**INDEX_CURSOR, "gsi1sk": {"N": "1"}}, id="number"),
+        pytest.param({**INDEX_CURSOR, "gsi1sk": {"S": 1}}, id="S holding a number"),
+        pytest.param({**INDEX_CURSOR, "gsi1sk": {"S": "a", "N": "1"}}, id="two types"),
+        pytest.param({**INDEX_CURSOR, "gsi1sk": "plain"}, id="untyped"),
+        pytest.param({**INDEX_CURSOR, "gsi1sk": {"S": "\ud800"}}, id="lone surrogate"),
+        pytest.param({**INDEX_CURSOR, "gsi1pk": {"S": "T#B#TICKETS"}}, id="another tenant"),
+        pytest.param({**INDEX_CURSOR, "pk": {"S": "T#B#TK#1"}}, id="another tenant's row"),
+    ],
+)
+def test_an_index_cursor_without_exactly_the_index_key_is_a_validation_error(
+    forged: dict[str, Any],
+) -> None:
+    # Given a forged index cursor
+    # When it is decoded for the index
+    with pytest.raises(ValidationError) as refused:
+        _decode_index_cursor(forged)
+    # Then it is refused, naming the cursor
+    assert refused.value.field == "cursor"
+
+
+def test_an_index_cursor_is_refused_by_a_table_list() -> None:
+    # Given a cursor an index query returned
+    forged = _forge(INDEX_CURSOR)
+    # When a table list with the same partition and sort values decodes it
+    # Then its extra attributes make it a validation error
+    with pytest.raises(ValidationError):
+        cursor.decode(forged, attributes=TABLE_KEY, expected={"pk": "T#A#TK#1", "sk": "TICKET"})
+
+
+def test_expected_values_must_be_key_attributes_of_the_query() -> None:
+    # Given an expectation on an attribute the query's key does not have
+    # When a cursor is decoded with it
+    # Then it is a programming error, whatever the cursor
+    with pytest.raises(ValueError, match="key attributes"):
+        cursor.decode(None, attributes=TABLE_KEY, expected={"gsi1pk": "T#A#TICKETS"})
 
 
 @pytest.mark.parametrize(
@@ -45,11 +125,14 @@ def _forge(value: Any) -> str:
         _forge({"pk": {"N": "1"}, "sk": {"S": "ITEM#2"}}),
         _forge({"pk": {"S": "T#A#TK#1"}}),
         _forge({"pk": {"S": "T#A#TK#1"}, "sk": {"S": ""}}),
+        _forge({"pk": {"S": "T#A#TK#1"}, "sk": {"S": "ITEM#2"}, "gsi1pk": {"S": "x"}}),
     ],
 )
 def test_forged_cursors_are_a_validation_error(forged: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        cursor.decode(forged, expected={"pk": "T#A#TK#1"}, prefixes={"sk": "ITEM#"})
+        cursor.decode(
+            forged, attributes=TABLE_KEY, expected={"pk": "T#A#TK#1"}, prefixes={"sk": "ITEM#"}
+        )
     assert refused.value.field == "cursor"
 
 

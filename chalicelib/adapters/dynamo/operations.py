@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.indexes import Index
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -135,9 +136,28 @@ class ListQuery(Generic[T]):
     # index is always eventually consistent).
     consistent: bool = False
 
+    @property
+    def key_attributes(self) -> frozenset[str]:
+        """What this Query's LastEvaluatedKey holds, so its cursor must hold exactly that: the
+        table's key attributes, and for a query on an index that index's too."""
+        owner = getattr(self.query, "__self__", None)
+        if isinstance(owner, Index):
+            table, index = owner._model, owner.Meta.attributes.values()
+        elif isinstance(owner, type) and issubclass(owner, Model):
+            table, index = owner, []
+        else:
+            raise TypeError("ListQuery.query must be a Model's or an Index's query")
+        keys = [*table.get_attributes().values(), *index]
+        return frozenset(a.attr_name for a in keys if a.is_hash_key or a.is_range_key)
+
     def page(self, limit: int, cursor: str | None) -> Page[T]:
         """One page: exactly one Query (on the table or an index)."""
-        start = cursors.decode(cursor, expected=self.expected, prefixes=self.prefixes)
+        start = cursors.decode(
+            cursor,
+            attributes=self.key_attributes,
+            expected=self.expected,
+            prefixes=self.prefixes,
+        )
         result = self.query(
             self.hash_value,
             self.range_key_condition,
