@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from chalicelib.domain.items import Item
 from chalicelib.domain.outsourcing import HistoryEntry, OutsourceStatus, Outsourcing, Side
 from chalicelib.domain.partners import Invitation, PartnerMapping, PartnerRole, Partnership
+from chalicelib.domain.sync import Tombstone
 from chalicelib.domain.tenants import ApiKey, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
 
@@ -108,7 +109,8 @@ class TicketRepository(Protocol):
         """Store a new ticket."""
 
     def get(self, tenant_id: str, ticket_id: str) -> Ticket:
-        """The ticket, or ``NotFoundError`` (also for another tenant's ticket)."""
+        """The ticket, or ``NotFoundError`` (also for another tenant's ticket). Always a strongly
+        consistent read: a ticket's outsourcing state decides what travels."""
 
     def update(self, ticket: Ticket, changes: Mapping[str, Any]) -> Ticket:
         """Apply ``changes`` if the stored version is ``ticket.version``, else ``ConflictError``."""
@@ -150,14 +152,17 @@ class ItemRepository(Protocol):
         *,
         include_deleted: bool = False,
     ) -> Page[Item]:
-        """Live items (and tombstones if asked) of a ticket, oldest first; one Query per page."""
+        """Live items (and deleted ones if asked; never a replica's tombstone) of a ticket,
+        oldest first; one strongly consistent Query per page (the catch-up and the cost at
+        completion decide from it, and a writer sees its own items)."""
 
     def add_once(self, item: Item) -> bool:
         """Store ``item`` unless its id exists; returns whether it was stored."""
 
-    def put_replica(self, replica: Item) -> bool:
-        """Write a replica only if its ``origin_version`` is newer than the stored one (or none
-        is stored); returns whether it was written. Replays and old changes write nothing."""
+    def put_replica(self, replica: Item | Tombstone) -> bool:
+        """Write a replica (or a tombstone, which replaces all of a replica's content) only if
+        its ``origin_version`` is newer than the stored one (or none is stored); returns whether
+        it was written. Replays and old changes write nothing."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,23 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.domain.items import Item
+from chalicelib.domain.items import Attachment, Item
 from chalicelib.domain.outsourcing import Outsourcing
+from chalicelib.domain.sync import Tombstone
 from chalicelib.domain.tickets import Ticket
 
 
 @dataclass(frozen=True, slots=True)
 class ItemChanged:
-    """A note, time entry, charge or attachment was added, edited or (soft-)deleted."""
+    """A note, time entry, charge or attachment was added, edited or (soft-)deleted, or a
+    replica of one became (or stopped being) a tombstone."""
 
-    before: Item | None
-    after: Item | None
+    before: Item | Tombstone | None
+    after: Item | Tombstone | None
 
     @property
-    def current(self) -> Item:
+    def current(self) -> Item | Tombstone:
         found = self.after or self.before
         assert found is not None
         return found
+
+    @property
+    def file_gone(self) -> Attachment | None:
+        """The attachment whose file nobody may fetch any more after this change: deleted,
+        removed, or (a replica) turned into a tombstone. None for every other change."""
+        before, after = self.before, self.after
+        if not isinstance(before, Attachment) or before.deleted:
+            return None
+        gone = after is None or after.deleted or isinstance(after, Tombstone)
+        return before if gone else None
 
     @property
     def deleted_now(self) -> bool:

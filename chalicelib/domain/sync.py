@@ -12,7 +12,10 @@ stream reaction replicates exactly the changes that carry one.
 * A replica's id is derived from the outsourcing and the original item, so writing it twice is
   the same write; it is written only if its ``origin_version`` is newer than what is stored.
 * Internal items never leave their tenant: an item that is (or becomes) internal, or is deleted,
-  is a hidden tombstone on the other side (:func:`replica_of`).
+  is a :class:`Tombstone` on the other side (:func:`replica_of`): where it came from and how new,
+  and nothing of its content, not even its author.
+* A replica names the company that wrote the item (``Destination.author``), never its
+  credential.
 * Service-partner notes and attachments land on the lead ticket as internal.
 * The lead's edits to title, description, priority and complete-by follow to the insourced copy
   (:data:`LEAD_FIELDS`).
@@ -42,6 +45,32 @@ class Destination:
     side: Side  # the side the change is made on
     peer_owner_id: str
     peer_ticket_id: str
+    # The company the change comes from, as the other side knows it ("Acme IT"): the author
+    # its replicas name. (None on items stamped before authors were recorded.)
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tombstone:
+    """The other side's record of an item it may not see (internal or deleted): the ids, the
+    kind, the origin version that hid it, and nothing else. It keeps its place so that an older
+    change of the item, replayed late, can never bring the content back."""
+
+    tenant_id: str
+    ticket_id: str
+    item_id: str
+    kind: ItemKind
+    origin_tenant: str
+    origin_ticket_id: str
+    origin_item_id: str
+    origin_version: int
+    outsourcing_id: str
+    deleted: bool = True  # hidden, always
+    origin: Origin = Origin.PARTNER
+
+    @property
+    def read_only(self) -> bool:
+        return True
 
 
 # Lead edits to these ticket fields flow to the insourced copy.
@@ -76,19 +105,26 @@ def destination_of(ticket: Ticket) -> Destination | None:
         side=ticket.outsourcing_side,
         peer_owner_id=ticket.peer_owner_id,
         peer_ticket_id=ticket.peer_ticket_id,
+        author=ticket.shown_as,
     )
 
 
-def destinations_of_both(lead_ticket: Ticket) -> tuple[tuple[Destination, str, str], ...]:
-    """For a catch-up: each side's (destination, owner, ticket), from the lead ticket."""
-    lead = destination_of(lead_ticket)
-    if lead is None:
+def destinations_of_both(
+    lead_ticket: Ticket, copy: Outsourcing
+) -> tuple[tuple[Destination, str, str], ...]:
+    """For a catch-up: each side's (destination, owner, ticket), from the lead ticket, with the
+    companies' names from the outsourcing."""
+    found = destination_of(lead_ticket)
+    if found is None:
         return ()
+    lead = dataclasses.replace(found, author=copy.lead_name)
+    receiver_author = copy.receiver_name
     receiver = Destination(
         outsourcing_id=lead.outsourcing_id,
         side=Side.RECEIVER,
         peer_owner_id=lead_ticket.tenant_id,
         peer_ticket_id=lead_ticket.ticket_id,
+        author=receiver_author,
     )
     return (
         (lead, lead_ticket.tenant_id, lead_ticket.ticket_id),
@@ -106,12 +142,15 @@ def is_visible(item: Item | None) -> bool:
     return item is not None and not item.deleted and not item.internal
 
 
-def change_travels(before: Item | None, after: Item | None) -> bool:
-    """Whether this change of an item is replicated: a local item stamped with a destination,
-    visible before or after (internal or deleted on both sides changes nothing over there)."""
-    if after is None or not travels(after) or after.destination is None:
-        return False
-    return is_visible(after) or is_visible(before)
+def change_travels(before: Item | None, after: Item) -> bool:
+    """Whether this change of a local item may matter to the other side: it is visible before or
+    after (internal or deleted on both sides changes nothing over there)."""
+    return travels(after) and (is_visible(after) or is_visible(before))
+
+
+def unknown_author(side: Side) -> str:
+    """The author a replica names when the item predates recorded authors."""
+    return "Lead partner" if side is Side.LEAD else "Service partner"
 
 
 def replica_id(outsourcing_id: str, origin_item_id: str) -> str:
@@ -124,11 +163,23 @@ def replica_object_key(owner_id: str, ticket_id: str, item_id: str) -> str:
     return f"{owner_id}/{ticket_id}/{item_id}/file"
 
 
-def replica_of(item: Item, destination: Destination) -> Item:
-    """The other side's read-only copy of a local item (a hidden tombstone when not visible)."""
+def replica_of(item: Item, destination: Destination) -> Item | Tombstone:
+    """The other side's read-only copy of a local item, or its tombstone when it is hidden."""
     if not travels(item):
         raise ValueError("replicas are never replicated")
     new_id = replica_id(destination.outsourcing_id, item.item_id)
+    if not is_visible(item):
+        return Tombstone(
+            tenant_id=destination.peer_owner_id,
+            ticket_id=destination.peer_ticket_id,
+            item_id=new_id,
+            kind=item.kind,
+            origin_tenant=item.tenant_id,
+            origin_ticket_id=item.ticket_id,
+            origin_item_id=item.item_id,
+            origin_version=item.version,
+            outsourcing_id=destination.outsourcing_id,
+        )
     internal = item.kind in _INTERNAL_ON_LEAD_SIDE and destination.side is Side.RECEIVER
     fields: dict[str, object] = {
         "tenant_id": destination.peer_owner_id,
@@ -141,9 +192,10 @@ def replica_of(item: Item, destination: Destination) -> Item:
         "origin_version": item.version,
         "outsourcing_id": destination.outsourcing_id,
         "internal": internal,
-        "deleted": not is_visible(item),
+        "deleted": False,
         "destination": None,
         "version": item.version,
+        "created_by": destination.author or unknown_author(destination.side),
     }
     if isinstance(item, Attachment):
         fields["object_key"] = replica_object_key(

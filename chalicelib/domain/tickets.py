@@ -80,6 +80,9 @@ class Ticket:
     peer_owner_id: str | None = None
     peer_ticket_id: str | None = None
     lead_version: int | None = None  # insourced copies: the lead ticket version last applied
+    # How this side is named on the other side of its outsourcing (its company name): the
+    # author that this ticket's replicated items show there.
+    shown_as: str | None = None
 
     @property
     def open_outsourcing(self) -> bool:

@@ -25,7 +25,7 @@ from chalicelib.domain.items import (
     check_changes,
     ensure_writable,
 )
-from chalicelib.domain.sync import destination_of
+from chalicelib.domain.sync import destination_of, is_visible
 from chalicelib.domain.tenants import Actor
 from chalicelib.observability import count, logger
 from chalicelib.ports import (
@@ -244,7 +244,8 @@ def _copy_from_origin(ports: ItemPorts, replica: Attachment) -> None:
         raise ConflictError(
             "The file of this attachment is not available.", code="file_unavailable"
         ) from exc
-    if not isinstance(origin, Attachment):
+    if not isinstance(origin, Attachment) or not is_visible(origin):
+        # Made internal (or gone) since the replica was written: its file never leaves.
         raise ConflictError(
             "The file of this attachment is not available.", code="file_unavailable"
         )
@@ -257,12 +258,10 @@ def _copy_from_origin(ports: ItemPorts, replica: Attachment) -> None:
 
 
 def remove_deleted_attachment_file(files: FileStore, event: ItemChanged) -> None:
-    """Stream reaction: when an attachment is deleted, delete its file (a replay deletes
-    nothing more)."""
-    if not event.deleted_now:
-        return
-    item = event.current
-    if not isinstance(item, Attachment):
+    """Stream reaction: when an attachment is deleted, or a replica of one is hidden (its
+    origin was deleted or made internal), delete its file; a replay deletes nothing more."""
+    item = event.file_gone
+    if item is None:
         return
     files.delete(item.object_key)
     logger.info(

@@ -297,6 +297,7 @@ def _insourced_ticket(
         peer_owner_id=copy.lead_tenant_id,
         peer_ticket_id=lead_ticket.ticket_id,
         lead_version=lead_ticket.version,
+        shown_as=copy.receiver_name,
     )
 
 

@@ -223,7 +223,8 @@ def snapshot(pair: Pair) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def replica_view(pair: Pair, item: dict[str, Any], from_side: Side) -> dict[str, Any]:
     """What the other side should show of a local item: the same item, read-only, marked as
-    coming from the partner; service-partner notes and attachments as internal on the lead."""
+    coming from the partner and written by its company (never its credential);
+    service-partner notes and attachments as internal on the lead."""
     to = pair.other(from_side)
     new_id = replica_id(pair.outsourcing_id, item["item_id"])
     return {
@@ -234,6 +235,7 @@ def replica_view(pair: Pair, item: dict[str, Any], from_side: Side) -> dict[str,
         "origin": "partner",
         "read_only": True,
         "internal": from_side.role == "receiver" and item["kind"] in INTERNAL_ON_LEAD,
+        "created_by": from_side.tenant.name,
     }
 
 

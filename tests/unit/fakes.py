@@ -23,6 +23,7 @@ from chalicelib.domain.partners import (
     Partnership,
     PartnershipStatus,
 )
+from chalicelib.domain.sync import Tombstone
 from chalicelib.domain.tenants import ApiKey, Permission, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
 from chalicelib.ports import (
@@ -176,7 +177,7 @@ class FakeTicketRepository:
 
 class FakeItemRepository:
     def __init__(self) -> None:
-        self.items: dict[tuple[str, str, str], Item] = {}
+        self.items: dict[tuple[str, str, str], Item | Tombstone] = {}
 
     def add(self, item: Item) -> None:
         key = (item.tenant_id, item.ticket_id, item.item_id)
@@ -210,7 +211,10 @@ class FakeItemRepository:
         found = [
             i
             for (t, k, _), i in sorted(self.items.items())
-            if t == tenant_id and k == ticket_id and (include_deleted or not i.deleted)
+            if t == tenant_id
+            and k == ticket_id
+            and isinstance(i, Item)  # a replica's tombstone is never listed
+            and (include_deleted or not i.deleted)
         ]
         return _page(found, limit, cursor)
 
@@ -221,7 +225,7 @@ class FakeItemRepository:
         self.items[key] = item
         return True
 
-    def put_replica(self, replica: Item) -> bool:
+    def put_replica(self, replica: Item | Tombstone) -> bool:
         assert replica.origin_version is not None
         key = (replica.tenant_id, replica.ticket_id, replica.item_id)
         stored = self.items.get(key)
@@ -385,6 +389,7 @@ class FakeOutsourcingRepository:
             outsourcing_side=Side.LEAD,
             peer_owner_id=receiver.owner_id,
             peer_ticket_id=None,
+            shown_as=lead.lead_name,
             updated_at=lead.created_at,
             version=stored.version + 1,
         )

@@ -346,11 +346,12 @@ def test_accepting_creates_the_insourced_ticket_filed_by_the_mapping(world: Worl
     assert insourced.priority is Priority.HIGH
     # And both tickets now replicate to each other
     lead_ticket = world.tickets.get(world.lead.tenant_id, ticket.ticket_id)
+    # with each side's company as the author its replicas will name
     assert destination_of(lead_ticket) == Destination(
-        outsourcing_id, Side.LEAD, world.partner.tenant_id, insourced_id
+        outsourcing_id, Side.LEAD, world.partner.tenant_id, insourced_id, author="Lead IT"
     )
     assert destination_of(insourced) == Destination(
-        outsourcing_id, Side.RECEIVER, world.lead.tenant_id, ticket.ticket_id
+        outsourcing_id, Side.RECEIVER, world.lead.tenant_id, ticket.ticket_id, author="Partner IT"
     )
 
 

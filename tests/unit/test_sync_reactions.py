@@ -89,13 +89,36 @@ def test_a_shared_note_becomes_a_read_only_replica(
 
 
 def test_replicas_and_unshared_items_do_not_travel(
-    items: FakeItemRepository, ports: ReplicationPorts
+    tickets: FakeTicketRepository, items: FakeItemRepository, ports: ReplicationPorts
 ) -> None:
-    replica = _note(origin=Origin.PARTNER, origin_version=1)
-    unshared = _note(destination=None)
-    for item in (replica, unshared):
-        replication.on_item_changed(ports, ItemChanged(before=None, after=item))
-    assert len(items.items) == 0
+    # Given a lead ticket whose outsourcing is not (or no longer) in progress
+    for status in (
+        OutsourceStatus.ASSIGNED,
+        OutsourceStatus.WAITING_APPROVAL,
+        OutsourceStatus.COMPLETE,
+    ):
+        tickets.tickets[(LEAD, LEAD_TICKET)] = _lead_ticket(outsourcing_status=status)
+        # When a replica changes, or a local item was written without a destination
+        replica = _note(origin=Origin.PARTNER, origin_version=1)
+        unshared = _note(destination=None)
+        for item in (replica, unshared):
+            replication.on_item_changed(ports, ItemChanged(before=None, after=item))
+        # Then nothing travels
+        assert len(items.items) == 0
+
+
+def test_an_unshared_item_travels_when_its_ticket_is_in_progress_by_now(
+    tickets: FakeTicketRepository, items: FakeItemRepository, ports: ReplicationPorts
+) -> None:
+    # Given a note stamped "not shared" from a ticket read just before the receiver accepted
+    late = _note(destination=None, text="written while accepting")
+    # When its change is processed after the work started
+    tickets.add(_lead_ticket(shown_as="Lead IT"))
+    replication.on_item_changed(ports, ItemChanged(before=None, after=late))
+    # Then it reaches the other side, as the lead's company
+    replica = _replica(items, late, PARTNER, PARTNER_TICKET)
+    assert isinstance(replica, Note)
+    assert (replica.text, replica.created_by) == ("written while accepting", "Lead IT")
 
 
 def test_an_internal_item_never_travels_and_flipping_hides_it(
@@ -315,12 +338,12 @@ def test_catch_up_brings_both_sides_up_to_date(
     )
     for item in (earlier, secret, theirs):
         items.add(item)
-    replication.catch_up(ports, OUTSOURCING, LEAD, LEAD_TICKET)
+    replication.catch_up(ports, _outsourcing(OutsourceStatus.IN_PROGRESS, PricingType.FLAT))
     partner_side = items.list(PARTNER, PARTNER_TICKET, 10, None).items
     lead_side = items.list(LEAD, LEAD_TICKET, 10, None).items
     assert {i.text for i in partner_side} == {"before acceptance", "while waiting"}  # type: ignore[attr-defined]
     assert {i.text for i in lead_side} == {"before acceptance", "secret", "while waiting"}  # type: ignore[attr-defined]
     # catching up twice changes nothing
     snapshot = dict(items.items)
-    replication.catch_up(ports, OUTSOURCING, LEAD, LEAD_TICKET)
+    replication.catch_up(ports, _outsourcing(OutsourceStatus.IN_PROGRESS, PricingType.FLAT))
     assert items.items == snapshot

@@ -1,8 +1,9 @@
 """Ticket items (notes, time entries, charges, attachments): records, codec and repository.
 
-Items live in their ticket's partition, sorted by id (creation time). Deletes are tombstones
-(``deleted``) so the change travels through the stream, and a replica is written only when its
-origin version is newer than the one stored (see ``domain.sync``).
+Items live in their ticket's partition, sorted by id (creation time). A local delete keeps the
+item flagged ``deleted`` so the change travels through the stream. A replica is written only
+when its origin version is newer than the one stored (see ``domain.sync``); a hidden one is a
+:class:`TombstoneRecord`, which replaces the whole replica, so none of its content stays.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from chalicelib.adapters.dynamo.table import Record
 from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.items import ITEM_CLASSES, Item, ItemKind, Origin
 from chalicelib.domain.outsourcing import Side
-from chalicelib.domain.sync import Destination
+from chalicelib.domain.sync import Destination, Tombstone
 from chalicelib.ports import Page
 
 
@@ -45,6 +46,7 @@ class DestinationMap(DomainMap[Destination]):
     side = EnumAttribute(Side)
     peer_owner_id = UnicodeAttribute()
     peer_ticket_id = UnicodeAttribute()
+    author = UnicodeAttribute(null=True)
 
 
 # Before destinations were maps, they were four flat attributes (see migrations).
@@ -117,6 +119,51 @@ class AttachmentRecord(ItemRecord, discriminator="attachment"):
     content_type = UnicodeAttribute()
     size = NumberAttribute()
     object_key = UnicodeAttribute()
+
+
+class TombstoneRecord(Record, discriminator="tombstone"):
+    """A replica the other side may not see: ids, kind, origin version, the hidden flag."""
+
+    ticket_id = UnicodeAttribute()
+    item_id = UnicodeAttribute()
+    hidden_kind = EnumAttribute(ItemKind)
+    origin_tenant = UnicodeAttribute()
+    origin_ticket_id = UnicodeAttribute()
+    origin_item_id = UnicodeAttribute()
+    origin_version = NumberAttribute()
+    outsourcing_id = UnicodeAttribute()
+    deleted = BooleanAttribute(default=True)
+
+
+def tombstone_record(tombstone: Tombstone) -> TombstoneRecord:
+    return TombstoneRecord(
+        pk=keys.ticket_pk(tombstone.tenant_id, tombstone.ticket_id),
+        sk=keys.item_sk(tombstone.item_id),
+        tenant_id=tombstone.tenant_id,
+        ticket_id=tombstone.ticket_id,
+        item_id=tombstone.item_id,
+        hidden_kind=tombstone.kind,
+        origin_tenant=tombstone.origin_tenant,
+        origin_ticket_id=tombstone.origin_ticket_id,
+        origin_item_id=tombstone.origin_item_id,
+        origin_version=tombstone.origin_version,
+        outsourcing_id=tombstone.outsourcing_id,
+    )
+
+
+def tombstone_from(record: TombstoneRecord) -> Tombstone:
+    """The domain tombstone of a record (stream images)."""
+    return Tombstone(
+        tenant_id=record.tenant_id,
+        ticket_id=record.ticket_id,
+        item_id=record.item_id,
+        kind=record.hidden_kind,
+        origin_tenant=record.origin_tenant,
+        origin_ticket_id=record.origin_ticket_id,
+        origin_item_id=record.origin_item_id,
+        origin_version=int(record.origin_version),
+        outsourcing_id=record.outsourcing_id,
+    )
 
 
 _RECORDS: dict[ItemKind, type[ItemRecord]] = {
@@ -210,10 +257,13 @@ class DynamoItemRepository:
             raise
         return True
 
-    def put_replica(self, replica: Item) -> bool:
-        """Write a replica unless what is stored is as new or newer; True when written."""
+    def put_replica(self, replica: Item | Tombstone) -> bool:
+        """Write a replica (or its tombstone: a whole-item put, so no content survives) unless
+        what is stored is as new or newer; True when written."""
         assert replica.origin_version is not None
-        record = item_record(replica)
+        record: Record = (
+            tombstone_record(replica) if isinstance(replica, Tombstone) else item_record(replica)
+        )
         record.version = replica.origin_version - 1  # stored as the origin's version
         try:
             record.save(
@@ -246,4 +296,5 @@ class DynamoItemRepository:
             prefixes={"sk": keys.ITEM_PREFIX},
             range_key_condition=Record.sk.startswith(keys.ITEM_PREFIX),
             filter_condition=None if include_deleted else ItemRecord.deleted == False,  # noqa: E712
+            consistent=True,
         ).page(limit, cursor)

@@ -249,6 +249,7 @@ class DynamoOutsourcingRepository:
             "outsourcing_side": Side.LEAD,
             "peer_owner_id": receiver.owner_id,
             "peer_ticket_id": None,
+            "shown_as": lead.lead_name,
             "updated_at": lead.created_at,
         }
         free = TicketRecord.outsourcing_status.does_not_exist() | (

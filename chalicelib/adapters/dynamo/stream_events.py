@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.adapters.dynamo.items import ItemRecord, item_from
+from chalicelib.adapters.dynamo.items import ItemRecord, TombstoneRecord, item_from, tombstone_from
 from chalicelib.adapters.dynamo.outsourcings import OutsourcingRecord, outsourcing_from
 from chalicelib.adapters.dynamo.table import Record
 from chalicelib.adapters.dynamo.tickets import TicketRecord, ticket_from
 from chalicelib.domain.events import DomainEvent, ItemChanged, OutsourcingChanged, TicketChanged
+from chalicelib.domain.items import Item
+from chalicelib.domain.sync import Tombstone
 
-_REACTED_TO = frozenset({"note", "time_entry", "charge", "attachment", "outsourcing", "ticket"})
+_REACTED_TO = frozenset(
+    {"note", "time_entry", "charge", "attachment", "tombstone", "outsourcing", "ticket"}
+)
 
 
 def record_key(raw: dict[str, Any]) -> tuple[str, str]:
@@ -23,6 +27,14 @@ def _load(image: dict[str, Any] | None) -> Record | None:
     return Record.from_raw_data(image) if image else None
 
 
+def _item_or_tombstone(record: Record | None) -> Item | Tombstone | None:
+    if isinstance(record, ItemRecord):
+        return item_from(record)
+    if isinstance(record, TombstoneRecord):
+        return tombstone_from(record)
+    return None
+
+
 def decode(raw: dict[str, Any]) -> DomainEvent | None:
     """The domain event a stream record carries, or None for records nobody reacts to."""
     body = raw.get("dynamodb", {})
@@ -31,11 +43,8 @@ def decode(raw: dict[str, Any]) -> DomainEvent | None:
         return None  # tenants, keys, counters...: nothing reacts to them, so nothing is decoded
     before, after = _load(body.get("OldImage")), _load(body.get("NewImage"))
     found = after if after is not None else before
-    if isinstance(found, ItemRecord):
-        return ItemChanged(
-            before=item_from(before) if isinstance(before, ItemRecord) else None,
-            after=item_from(after) if isinstance(after, ItemRecord) else None,
-        )
+    if isinstance(found, ItemRecord | TombstoneRecord):
+        return ItemChanged(before=_item_or_tombstone(before), after=_item_or_tombstone(after))
     if isinstance(found, OutsourcingRecord):
         return OutsourcingChanged(
             before=outsourcing_from(before) if isinstance(before, OutsourcingRecord) else None,

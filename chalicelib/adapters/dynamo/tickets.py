@@ -62,6 +62,7 @@ class TicketRecord(Record, discriminator="ticket"):
     peer_owner_id = UnicodeAttribute(null=True)
     peer_ticket_id = UnicodeAttribute(null=True)
     lead_version = NumberAttribute(null=True)
+    shown_as = UnicodeAttribute(null=True)
 
 
 # Ticket fields stored under the same name, with the same value, on the record.
@@ -148,7 +149,9 @@ class DynamoTicketRepository:
 
     def get(self, tenant_id: str, ticket_id: str) -> Ticket:
         try:
-            record = TicketRecord.get(keys.ticket_pk(tenant_id, ticket_id), keys.TICKET_SK)
+            record = TicketRecord.get(
+                keys.ticket_pk(tenant_id, ticket_id), keys.TICKET_SK, consistent_read=True
+            )
         except DoesNotExist as exc:
             raise NotFoundError("No such ticket.") from exc
         return ticket_from(record)
