@@ -49,6 +49,7 @@ def list_keys(call: Call[None, PageQuery]) -> ApiKeyList:
     "/v1/api-keys/{key_id}",
     summary="Revoke an API key (409 for the last active 'all' key)",
     permission=Permission.ALL,
+    errors=(409,),
 )
 def revoke_key(call: Call[None, None]) -> None:
     key_service.revoke_key(

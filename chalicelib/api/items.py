@@ -34,6 +34,8 @@ from chalicelib.service.items import AddAttachment, AddItem, ItemRef
 api = Api(__name__, "items")
 
 READ_ONLY = " (replicas from the other side are read-only: 409)"
+# Editing or deleting: a replica is read-only, or a race with another edit was lost.
+CONFLICTS = (409,)
 
 
 def _ref(call: Call[Any, Any], kind: ItemKind, id_param: str) -> ItemRef:
@@ -86,12 +88,22 @@ def get_note(call: Call[None, None]) -> NoteOut:
     return NoteOut.of(_read(call, ItemKind.NOTE, "note_id"))
 
 
-@api.route("PATCH", "/v1/tickets/{ticket_id}/notes/{note_id}", summary="Edit a note" + READ_ONLY)
+@api.route(
+    "PATCH",
+    "/v1/tickets/{ticket_id}/notes/{note_id}",
+    summary="Edit a note" + READ_ONLY,
+    errors=CONFLICTS,
+)
 def update_note(call: Call[NoteUpdate, None]) -> NoteOut:
     return NoteOut.of(_update(call, ItemKind.NOTE, "note_id"))
 
 
-@api.route("DELETE", "/v1/tickets/{ticket_id}/notes/{note_id}", summary="Delete a note" + READ_ONLY)
+@api.route(
+    "DELETE",
+    "/v1/tickets/{ticket_id}/notes/{note_id}",
+    summary="Delete a note" + READ_ONLY,
+    errors=CONFLICTS,
+)
 def delete_note(call: Call[None, None]) -> None:
     _delete(call, ItemKind.NOTE, "note_id")
 
@@ -118,6 +130,7 @@ def get_time_entry(call: Call[None, None]) -> TimeEntryOut:
     "PATCH",
     "/v1/tickets/{ticket_id}/time-entries/{entry_id}",
     summary="Edit a time entry" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def update_time_entry(call: Call[TimeEntryUpdate, None]) -> TimeEntryOut:
     return TimeEntryOut.of(_update(call, ItemKind.TIME_ENTRY, "entry_id"))
@@ -127,6 +140,7 @@ def update_time_entry(call: Call[TimeEntryUpdate, None]) -> TimeEntryOut:
     "DELETE",
     "/v1/tickets/{ticket_id}/time-entries/{entry_id}",
     summary="Delete a time entry" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def delete_time_entry(call: Call[None, None]) -> None:
     _delete(call, ItemKind.TIME_ENTRY, "entry_id")
@@ -148,7 +162,10 @@ def get_charge(call: Call[None, None]) -> ChargeOut:
 
 
 @api.route(
-    "PATCH", "/v1/tickets/{ticket_id}/charges/{charge_id}", summary="Edit a charge" + READ_ONLY
+    "PATCH",
+    "/v1/tickets/{ticket_id}/charges/{charge_id}",
+    summary="Edit a charge" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def update_charge(call: Call[ChargeUpdate, None]) -> ChargeOut:
     return ChargeOut.of(_update(call, ItemKind.CHARGE, "charge_id"))
@@ -158,6 +175,7 @@ def update_charge(call: Call[ChargeUpdate, None]) -> ChargeOut:
     "DELETE",
     "/v1/tickets/{ticket_id}/charges/{charge_id}",
     summary="Delete a charge" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def delete_charge(call: Call[None, None]) -> None:
     _delete(call, ItemKind.CHARGE, "charge_id")
@@ -193,6 +211,7 @@ def create_attachment(call: Call[AttachmentCreate, None]) -> AttachmentCreated:
     "GET",
     "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
     summary="Read an attachment with a time-limited download URL",
+    errors=(409,),  # a replica's file is not available (not uploaded, or no longer shared)
 )
 def get_attachment(call: Call[None, None]) -> AttachmentDownload:
     download = item_service.download_attachment(
@@ -205,6 +224,7 @@ def get_attachment(call: Call[None, None]) -> AttachmentDownload:
     "PATCH",
     "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
     summary="Edit an attachment" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def update_attachment(call: Call[AttachmentUpdate, None]) -> AttachmentOut:
     return AttachmentOut.of(_update(call, ItemKind.ATTACHMENT, "attachment_id"))
@@ -214,6 +234,7 @@ def update_attachment(call: Call[AttachmentUpdate, None]) -> AttachmentOut:
     "DELETE",
     "/v1/tickets/{ticket_id}/attachments/{attachment_id}",
     summary="Delete an attachment" + READ_ONLY,
+    errors=CONFLICTS,
 )
 def delete_attachment(call: Call[None, None]) -> None:
     _delete(call, ItemKind.ATTACHMENT, "attachment_id")

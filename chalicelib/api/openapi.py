@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api.errors import REASON_BY_STATUS
 from chalicelib.api.models.base import ErrorResponse
 from chalicelib.api.routing import REGISTRY, RouteSpec
+from chalicelib.domain.tenants import Permission
 
 
 def _operation_id(spec: RouteSpec) -> str:
@@ -37,6 +38,28 @@ def _query_parameters(model: type[pydantic.BaseModel]) -> list[dict[str, Any]]:
         {"name": name, "in": "query", "required": name in required, "schema": prop}
         for name, prop in schema.get("properties", {}).items()
     ]
+
+
+def error_statuses(spec: RouteSpec) -> set[int]:
+    """Every error status the route can answer: those every route of its kind may answer, plus
+    the ones its use case raises (``errors`` in its declaration).
+
+    400 any route (query, body, headers); 401 a missing or bad credential; 403 a credential of a
+    lower permission level than the route's, or a tenant key on an operator route; 404 an id in
+    the path that is not the caller's; 413 and 415 a body too large or not JSON; 409 and 422 an
+    Idempotency-Key still in use or reused for another request."""
+    codes = {400, *spec.errors}
+    if spec.auth != "none":
+        codes.add(401)
+    if spec.auth == "operator" or spec.permission is not Permission.NONE:
+        codes.add(403)
+    if "{" in spec.path:
+        codes.add(404)
+    if spec.body is not None:
+        codes |= {413, 415}
+    if spec.idempotent and spec.auth == "tenant":
+        codes |= {409, 422}
+    return codes
 
 
 def _operation(spec: RouteSpec) -> dict[str, Any]:
@@ -79,13 +102,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         success = {"description": "Success", "content": {spec.produces: {"schema": content_schema}}}
     error = {"content": {"application/json": {"schema": _ref(ErrorResponse)}}}
     responses: dict[str, Any] = {str(status): success}
-    codes = {400, *spec.errors}
-    if spec.auth != "none":
-        codes |= {401, 403}
-    if "{" in spec.path:
-        codes.add(404)
-    if spec.method in ("POST", "PATCH", "PUT", "DELETE"):
-        codes.add(409)
+    codes = error_statuses(spec)
     for code in sorted(codes):
         responses[str(code)] = {"description": REASON_BY_STATUS.get(code, "Error"), **error}
     operation["responses"] = responses

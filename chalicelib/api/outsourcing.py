@@ -24,6 +24,8 @@ from chalicelib.service import outsourcing as service
 from chalicelib.service.outsourcing import Outsource, Transition
 
 api = Api(__name__, "outsourcing")
+# 403 the other side's event, 409 not in a state for it, 422 a rule (a reason is required)
+TRANSITION_ERRORS = (403, 409, 422)
 
 
 @api.route(
@@ -32,7 +34,7 @@ api = Api(__name__, "outsourcing")
     summary="Outsource a ticket to a service partner (status 'assigned')",
     status=201,
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=(409, 422),  # 409: the ticket has an open outsourcing
 )
 def outsource(call: Call[OutsourceRequest, None]) -> OutsourcingOut:
     copy = service.outsource(
@@ -109,7 +111,7 @@ def _transition(call: Call[Any, None], event: Event) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/accept",
     summary="Receiver: accept (creates the insourced ticket)",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def accept(call: Call[None, None]) -> OutsourcingOut:
     return _transition(call, Event.ACCEPT)
@@ -120,7 +122,7 @@ def accept(call: Call[None, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/decline",
     summary="Receiver: decline, with a reason",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def decline(call: Call[ReasonBody, None]) -> OutsourcingOut:
     return _transition(call, Event.DECLINE)
@@ -131,7 +133,7 @@ def decline(call: Call[ReasonBody, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/submit-completion",
     summary="Receiver: submit the work for approval",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def submit_completion(call: Call[None, None]) -> OutsourcingOut:
     return _transition(call, Event.SUBMIT_COMPLETION)
@@ -142,7 +144,7 @@ def submit_completion(call: Call[None, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/cancel",
     summary="Lead: cancel before acceptance",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def cancel(call: Call[None, None]) -> OutsourcingOut:
     return _transition(call, Event.CANCEL)
@@ -153,7 +155,7 @@ def cancel(call: Call[None, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/approve",
     summary="Lead: approve submitted work (complete)",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def approve(call: Call[None, None]) -> OutsourcingOut:
     return _transition(call, Event.APPROVE)
@@ -164,7 +166,7 @@ def approve(call: Call[None, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/reject",
     summary="Lead: reject submitted work, with a reason (back in progress)",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def reject(call: Call[ReasonBody, None]) -> OutsourcingOut:
     return _transition(call, Event.REJECT)
@@ -175,7 +177,7 @@ def reject(call: Call[ReasonBody, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/complete",
     summary="Lead: complete the work without a submission",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def complete(call: Call[None, None]) -> OutsourcingOut:
     return _transition(call, Event.FORCE_COMPLETE)
@@ -186,7 +188,7 @@ def complete(call: Call[None, None]) -> OutsourcingOut:
     "/v1/outsourcings/{outsourcing_id}/recall",
     summary="Lead: take accepted work back, with a reason",
     permission=Permission.OUTSOURCE,
-    errors=(422,),
+    errors=TRANSITION_ERRORS,
 )
 def recall(call: Call[ReasonBody, None]) -> OutsourcingOut:
     return _transition(call, Event.RECALL)

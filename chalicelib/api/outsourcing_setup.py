@@ -30,6 +30,7 @@ def get_agreement(call: Call[None, None]) -> AgreementDocument:
     "/v1/outsourcing/agreement/accept",
     summary="Accept the current Outsource Agreement (only the current version: 409 otherwise)",
     permission=Permission.ALL,
+    errors=(409,),
 )
 def accept_agreement(call: Call[AgreementAccept, None]) -> AgreementDocument:
     tenant = outsourcing_setup.accept_agreement(
@@ -54,6 +55,7 @@ def get_settings(call: Call[None, None]) -> SettingsOut:
     "/v1/outsourcing/settings",
     summary="Change outsourcing settings (fields left out stay as they are)",
     permission=Permission.ALL,
+    errors=(409,),  # a race with another change was lost
 )
 def put_settings(call: Call[SettingsUpdate, None]) -> SettingsOut:
     tenant = outsourcing_setup.update_settings(

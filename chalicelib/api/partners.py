@@ -32,7 +32,7 @@ api = Api(__name__, "partners")
     summary="Invite a provider to become a service partner (token shown once, also emailed)",
     status=201,
     permission=Permission.PARTNER_MANAGEMENT,
-    errors=(422,),
+    errors=(404, 422),  # 404: no tenant with the tenant_id given
     secrets=("token",),
 )
 def create_invitation(call: Call[InvitationCreate, None]) -> InvitationCreated:
@@ -81,6 +81,7 @@ def get_invitation(call: Call[None, None]) -> InvitationOut:
     "/v1/partner-invitations/{invitation_id}/revoke",
     summary="Revoke a pending invitation",
     permission=Permission.PARTNER_MANAGEMENT,
+    errors=(409,),
 )
 def revoke_invitation(call: Call[None, None]) -> InvitationOut:
     invitation = partners.revoke_invitation(
@@ -94,7 +95,7 @@ def revoke_invitation(call: Call[None, None]) -> InvitationOut:
     "/v1/partner-invitations/{invitation_id}/resend",
     summary="Resend with a new token and expiry; the old token stops working",
     permission=Permission.PARTNER_MANAGEMENT,
-    errors=(422,),
+    errors=(409, 422),
     secrets=("token",),
 )
 def resend_invitation(call: Call[None, None]) -> InvitationCreated:
@@ -110,7 +111,7 @@ def resend_invitation(call: Call[None, None]) -> InvitationCreated:
     summary="Accept an invitation with its token: this tenant becomes a service partner",
     status=201,
     permission=Permission.PARTNER_MANAGEMENT,
-    errors=(422,),
+    errors=(409, 422),  # 409: already partners
 )
 def accept_invitation(call: Call[InvitationToken, None]) -> InvitationAccepted:
     partnership = partners.accept_invitation(
@@ -163,6 +164,7 @@ def get_partner(call: Call[None, None]) -> PartnershipOut:
     "/v1/partners/{partnership_id}/deactivate",
     summary="End a partnership (either side): no new outsourcings, open ones run to their end",
     permission=Permission.PARTNER_MANAGEMENT,
+    errors=(409,),
 )
 def deactivate_partner(call: Call[None, None]) -> PartnershipOut:
     return PartnershipOut.of(

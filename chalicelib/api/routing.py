@@ -160,10 +160,13 @@ def parse_query(model: type[pydantic.BaseModel] | None, request: Request) -> Any
         raise pydantic_error(exc) from exc
 
 
-def raw_body(request: Request, limit: int) -> bytes:
+def raw_body(request: Request, limit: int, *, takes_body: bool = True) -> bytes:
+    """The body, refused above ``limit`` bytes: 413, or 400 for a route that takes none."""
     raw = request.raw_body or b""
     data = raw.encode() if isinstance(raw, str) else raw
     if len(data) > limit:
+        if not takes_body:
+            raise ValidationError("This request takes no body.", field="body")
         raise TooLargeError(f"The request body is larger than {limit} bytes.", field="body")
     return data
 
@@ -240,7 +243,9 @@ def dispatch(spec: RouteSpec, view: View, params: dict[str, str]) -> Response:
     try:
         container = get_container()
         principal = authenticate(spec, request, container)
-        data = raw_body(request, container.settings.request_body_max_bytes)
+        data = raw_body(
+            request, container.settings.request_body_max_bytes, takes_body=spec.body is not None
+        )
         call = Call(
             principal=principal,
             params=params,

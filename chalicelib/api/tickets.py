@@ -54,6 +54,8 @@ def get_ticket(call: Call[None, None]) -> TicketOut:
     "PATCH",
     "/v1/tickets/{ticket_id}",
     summary="Change a ticket's fields (null clears an optional field)",
+    # 403: completing a ticket with an open outsourcing needs 'outsource'; 409: a lost race
+    errors=(403, 409),
 )
 def update_ticket(call: Call[TicketUpdate, None]) -> TicketOut:
     ticket = ticket_service.update_ticket(
