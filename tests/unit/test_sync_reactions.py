@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
+from chalicelib.domain.attachments import UploadPolicy
 from chalicelib.domain.events import ItemChanged, TicketChanged
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.items import Attachment, Item, Note, Origin, TimeEntry
+from chalicelib.domain.items import Attachment, Item, ItemKind, Note, Origin, TimeEntry
 from chalicelib.domain.outsourcing import (
     Lane,
     OutsourceStatus,
@@ -21,10 +23,18 @@ from chalicelib.domain.outsourcing import (
     TicketSnapshot,
 )
 from chalicelib.domain.sync import Destination, cost_charge, replica_id
+from chalicelib.domain.tenants import Actor
 from chalicelib.domain.tickets import Priority, Ticket
+from chalicelib.service import items as item_service
 from chalicelib.service import replication
+from chalicelib.service.items import AddItem, ItemPorts
 from chalicelib.service.replication import ReplicationPorts
-from tests.unit.fakes import FakeFileStore, FakeItemRepository, FakeTicketRepository
+from tests.unit.fakes import (
+    FakeFileStore,
+    FakeItemRepository,
+    FakeTenantRepository,
+    FakeTicketRepository,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 LEAD, PARTNER = new_id(), new_id()
@@ -347,3 +357,72 @@ def test_catch_up_brings_both_sides_up_to_date(
     snapshot = dict(items.items)
     replication.catch_up(ports, _outsourcing(OutsourceStatus.IN_PROGRESS, PricingType.FLAT))
     assert items.items == snapshot
+
+
+# -- the moment work starts ----------------------------------------------------------------------
+
+
+class _AcceptsDuringWrite(FakeItemRepository):
+    """Items whose next ``add`` first lets something else happen: the receiver accepting, and
+    the catch-up that follows, between the use case's ticket read and its item write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile: list[Callable[[], None]] = []
+
+    def add(self, item: Item) -> None:
+        while self.meanwhile:
+            self.meanwhile.pop(0)()
+        super().add(item)
+
+
+def test_a_note_written_while_the_receiver_accepts_still_reaches_the_other_side() -> None:
+    # Given a lead ticket outsourced and still assigned
+    tickets, items, files = FakeTicketRepository(), _AcceptsDuringWrite(), FakeFileStore()
+    ports = ReplicationPorts(tickets=tickets, items=items, files=files)
+    assigned = _lead_ticket(outsourcing_status=OutsourceStatus.ASSIGNED, shown_as="Lead IT")
+    tickets.add(assigned)
+
+    def accept_and_catch_up() -> None:
+        tickets.tickets[(LEAD, LEAD_TICKET)] = dataclasses.replace(
+            assigned, outsourcing_status=OutsourceStatus.IN_PROGRESS, version=5
+        )
+        tickets.add(
+            _lead_ticket(
+                tenant_id=PARTNER,
+                ticket_id=PARTNER_TICKET,
+                outsourcing_side=Side.RECEIVER,
+                peer_owner_id=LEAD,
+                peer_ticket_id=LEAD_TICKET,
+                version=1,
+            )
+        )
+        replication.catch_up(ports, _outsourcing(OutsourceStatus.IN_PROGRESS, PricingType.FLAT))
+
+    # When a note is added: the use case reads the ticket (assigned: the note is not stamped),
+    # then the receiver accepts and the catch-up runs, then the note is written
+    items.meanwhile.append(accept_and_catch_up)
+    item_ports = ItemPorts(
+        tenants=FakeTenantRepository(),
+        tickets=tickets,
+        items=items,
+        files=files,
+        upload_policy=UploadPolicy(max_bytes=10, content_types=frozenset()),
+    )
+    note = item_service.add_item(
+        item_ports,
+        AddItem(
+            actor=Actor(LEAD, label="k"),
+            ticket_id=LEAD_TICKET,
+            kind=ItemKind.NOTE,
+            fields={"text": "written while accepting"},
+            now=NOW,
+        ),
+    )
+    assert note.destination is None
+    assert _replica(items, note, PARTNER, PARTNER_TICKET) is None  # the catch-up missed it
+    # Then its own change, when the stream delivers it, brings it over all the same
+    replication.on_item_changed(ports, ItemChanged(before=None, after=note))
+    replica = _replica(items, note, PARTNER, PARTNER_TICKET)
+    assert isinstance(replica, Note)
+    assert replica.text == "written while accepting"
