@@ -79,6 +79,9 @@ class Settings(BaseModel):
     # process within this window (the contract allows 60 s).
     auth_cache_seconds: int = 30
     idempotency_ttl_seconds: int = 24 * 3600
+    # Outbound emails a tenant may cause per UTC day (invitations now, notifications later), so
+    # the service cannot be used as a mail relay.
+    mail_per_tenant_per_day: int = 200
     # A claimed key whose request never finished (the process died) is free again after this;
     # longer than any request may run (API Gateway gives up after 29 s).
     idempotency_lease_seconds: int = 60

@@ -21,7 +21,7 @@ from chalicelib.adapters.dynamo.partners import (
 )
 from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
 from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository, DynamoTenantRepository
-from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
+from chalicelib.adapters.dynamo.tickets import DynamoMailQuota, DynamoTicketRepository
 from chalicelib.adapters.s3 import S3FileStore
 from chalicelib.adapters.secrets import operator_token
 from chalicelib.adapters.ses import SesMailer
@@ -45,6 +45,7 @@ from chalicelib.ports import (
 )
 from chalicelib.service.api_keys import AuthCache, KeyPorts
 from chalicelib.service.items import ItemPorts
+from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.outsourcing import OutsourcingPorts
 from chalicelib.service.partners import PartnerPorts
 from chalicelib.service.replication import ReplicationPorts
@@ -94,7 +95,12 @@ class Container:
             invitations=self.invitations,
             partnerships=self.partnerships,
             mailer=self.mailer,
+            allowance=self.mail_allowance,
         )
+
+    @cached_property
+    def mail_allowance(self) -> Allowance:
+        return Allowance(DynamoMailQuota(), self.settings.mail_per_tenant_per_day)
 
     @cached_property
     def replication_ports(self) -> ReplicationPorts:

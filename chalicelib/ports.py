@@ -324,3 +324,10 @@ class StreamReader(Protocol):
 class Mailer(Protocol):
     def send(self, email: Email) -> None:
         """Send one email."""
+
+
+class MailQuota(Protocol):
+    def take(self, tenant_id: str, day: date, limit: int) -> bool:
+        """Count one outbound email of the tenant on that (UTC) day, unless ``limit`` were
+        counted already: then count nothing and return False. Atomic: racing senders never
+        pass the limit together."""

@@ -44,6 +44,7 @@ from chalicelib.ports import (
     TenantRepository,
 )
 from chalicelib.service.email_templates import render_template
+from chalicelib.service.outbound_mail import Allowance, reserve
 
 TOKEN_PREFIX = "pi_"  # noqa: S105 - a prefix, not a secret
 _SECRET_LEN = 32  # secrets.token_urlsafe(24): 192 bits
@@ -56,6 +57,7 @@ class PartnerPorts:
     invitations: InvitationRepository
     partnerships: PartnershipRepository
     mailer: Mailer
+    allowance: Allowance  # the tenant's outbound emails per day
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ def create_invitation(ports: PartnerPorts, cmd: InvitePartner) -> IssuedInvitati
         target_tenant_id=target_tenant_id,
         email_status="pending",
     )
+    reserve(ports.allowance, lead_tenant_id, now)  # past the day's emails nothing is created
     invitations.add(invitation)
     status = _send_invitation(ports.mailer, lead, invitation, token)
     invitation = invitations.update(invitation, {"email_status": status})
@@ -194,6 +197,7 @@ def resend_invitation(
     agreement.ensure_outsourcing_allowed(lead)
     invitation = get_invitation(ports, lead_tenant_id, invitation_id)
     check_resendable(invitation, now)
+    reserve(ports.allowance, lead_tenant_id, now)
     token = _new_token(lead_tenant_id, invitation_id)
     try:
         renewed = invitations.update(

@@ -10,7 +10,7 @@ import pytest
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chalicelib.container import get_container
+from chalicelib.container import get_container, reset_container
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.ids import new_id
@@ -439,3 +439,39 @@ def test_one_tenant_accepting_one_token_twice_at_once_makes_one_partnership(
     assert set(outcomes) - {"accepted"} <= {"invitation_used", "already_exists"}
     assert len(harness.get("/v1/partners", receiver.key).json["items"]) == 1
     assert len(harness.get("/v1/partners", lead.key).json["items"]) == 1
+
+
+# -- outbound email is limited per tenant and day ------------------------------------------------
+
+
+def test_past_the_days_emails_invitations_are_refused_and_nothing_is_stored(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment allowing two emails per tenant per day, and a lead that sent them
+    monkeypatch.setenv("MAIL_PER_TENANT_PER_DAY", "2")
+    reset_container()
+    lead = harness.create_tenant()
+    harness.enable_outsourcing(lead)
+    first = harness.invite(lead, email="limit-a@partner.example.com")
+    harness.invite(lead, email="limit-b@partner.example.com")
+    # When it invites once more, or resends
+    third = harness.post(
+        "/v1/partner-invitations",
+        lead.key,
+        {"email": "limit-c@partner.example.com", "company_name": "Partner IT"},
+    )
+    resent = harness.post(f"/v1/partner-invitations/{first['id']}/resend", lead.key)
+    # Then both are a 422 naming the limit, no invitation or email was added
+    assert (third.status_code, third.error_code) == (422, "email_limit_reached")
+    assert (resent.status_code, resent.error_code) == (422, "email_limit_reached")
+    listed = harness.get("/v1/partner-invitations", lead.key).json["items"]
+    assert sorted(i["email"] for i in listed) == [
+        "limit-a@partner.example.com",
+        "limit-b@partner.example.com",
+    ]
+    assert sent_emails("limit-c@partner.example.com") == []
+    assert len(sent_emails("limit-a@partner.example.com")) == 1
+    # And another tenant still has its own allowance
+    other = harness.create_tenant()
+    harness.enable_outsourcing(other)
+    assert harness.invite(other, email="limit-d@partner.example.com")["token"]

@@ -544,6 +544,20 @@ class FakeFileStore:
         return key in self.objects
 
 
+class FakeMailQuota:
+    """Emails counted per tenant and day."""
+
+    def __init__(self) -> None:
+        self.sent: dict[tuple[str, date], int] = {}
+
+    def take(self, tenant_id: str, day: date, limit: int) -> bool:
+        counted = self.sent.get((tenant_id, day), 0)
+        if counted >= limit:
+            return False
+        self.sent[(tenant_id, day)] = counted + 1
+        return True
+
+
 class FakeMailer:
     def __init__(self) -> None:
         self.sent: list[Email] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,12 +39,14 @@ from chalicelib.domain.tenants import (
 from chalicelib.domain.tickets import TicketStatus
 from chalicelib.ports import Email, Mailer, Paging
 from chalicelib.service import outsourcing_setup, partners, tenants
+from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.partners import InvitePartner, IssuedInvitation, PartnerPorts
 from chalicelib.service.tenants import NewTenant
 from tests.unit.fakes import (
     FakeApiKeyRepository,
     FakeInvitationRepository,
     FakeMailer,
+    FakeMailQuota,
     FakePartnershipRepository,
     FakeTenantRepository,
 )
@@ -66,6 +68,8 @@ class World:
     invitations: FakeInvitationRepository
     partnerships: FakePartnershipRepository
     mailer: FakeMailer
+    quota: FakeMailQuota = field(default_factory=FakeMailQuota)
+    mail_per_day: int = 200
 
     @property
     def ports(self) -> PartnerPorts:
@@ -77,6 +81,7 @@ class World:
             invitations=self.invitations,
             partnerships=self.partnerships,
             mailer=mailer,
+            allowance=Allowance(self.quota, self.mail_per_day),
         )
 
     def tenant(self, name: str = "Lead IT", language: str = "en", *, enabled: bool = False) -> str:
@@ -302,8 +307,30 @@ def test_an_invitation_stores_only_a_hash_of_its_token(world: World) -> None:
     assert secret.removeprefix("pi_") not in repr(world.invitations.invitations)
 
 
+def test_past_the_days_emails_no_invitation_is_created_or_resent(world: World) -> None:
+    # Given a lead allowed two emails a day
+    world.mail_per_day = 2
+    lead_id = world.tenant(enabled=True)
+    first = world.invite(lead_id)
+    world.invite(lead_id)
+    # When it invites once more, or resends
+    with pytest.raises(RuleViolationError) as invite:
+        world.invite(lead_id)
+    with pytest.raises(RuleViolationError) as resend:
+        partners.resend_invitation(world.ports, lead_id, first.invitation.invitation_id, NOW)
+    # Then both are refused with a clear code, nothing was stored or sent, the old token works
+    assert invite.value.code == resend.value.code == "email_limit_reached"
+    assert len(world.invitations.invitations) == 2
+    assert len(world.mailer) == 2
+    stored = world.invitations.get(lead_id, first.invitation.invitation_id)
+    assert (stored.sent_count, stored.token_hash) == (1, first.invitation.token_hash)
+    # And another tenant's allowance is its own
+    assert world.invite(world.tenant("Other IT", enabled=True)).token
+
+
 def test_invitation_tokens_carry_at_least_128_random_bits(world: World) -> None:
-    # Given many invitations of one lead
+    # Given many invitations of one lead (allowed more emails than a day's default)
+    world.mail_per_day = 1000
     lead_id = world.tenant(enabled=True)
     issued = [world.invite(lead_id) for _ in range(300)]
     # When the parts the lead already knows (its id and the invitation id) are taken out

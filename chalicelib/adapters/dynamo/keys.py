@@ -14,7 +14,7 @@ partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership i
 partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
 outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing id>``
 status counts      ``T#<owner>``                   ``OUTCOUNT#<side>``
-counter            ``T#<tenant>``                  ``COUNTER#TICKET#<yyyymmdd>``
+counter            ``T#<tenant>``                  ``COUNTER#TICKET|MAIL#<yyyymmdd>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
@@ -79,6 +79,11 @@ def status_count_sk(side: str) -> str:
 
 def ticket_counter_sk(day: date) -> str:
     return f"COUNTER#TICKET#{day:%Y%m%d}"
+
+
+def mail_counter_sk(day: date) -> str:
+    """The tenant's outbound emails of one UTC day."""
+    return f"COUNTER#MAIL#{day:%Y%m%d}"
 
 
 def idempotency_sk(key: str) -> str:

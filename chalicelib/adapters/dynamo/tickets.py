@@ -32,6 +32,8 @@ from chalicelib.ports import Page
 
 
 class CounterRecord(Record, discriminator="counter"):
+    """A per-tenant atomic counter: ticket numbers of a day, outbound emails of a day."""
+
     value = NumberAttribute(default=0)
 
 
@@ -125,6 +127,30 @@ def ticket_actions(ticket: Ticket, changes: Mapping[str, Any]) -> list[Action]:
         if attribute in changes:
             stored.update({key: indexes[key] for key in index_keys})
     return set_actions(TicketRecord, stored)
+
+
+class DynamoMailQuota:
+    """Outbound emails per tenant and UTC day, counted by one conditional ADD."""
+
+    def take(self, tenant_id: str, day: date, limit: int) -> bool:
+        counter = CounterRecord(
+            pk=keys.tenant_pk(tenant_id), sk=keys.mail_counter_sk(day), version=UNGUARDED
+        )
+        try:
+            counter.update(
+                actions=[
+                    CounterRecord.value.add(1),
+                    CounterRecord.tenant_id.set(tenant_id),
+                    CounterRecord.type.set(CounterRecord),
+                ],
+                condition=CounterRecord.value.does_not_exist() | (CounterRecord.value < limit),
+                add_version_condition=False,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
 
 class DynamoTicketRepository:
