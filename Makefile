@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e lint format bench package clean retry-dead-letters
+.PHONY: run test test-unit test-integration test-e2e fuzz lint format bench package clean retry-dead-letters
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test-integration: $(STAMP) $(NODE_STAMP)
 
 test-e2e: $(STAMP)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The whole fuzzer (make test runs a bounded few examples of the same test).
+FUZZ_MAX_EXAMPLES ?= 100
+fuzz: $(STAMP) $(NODE_STAMP)
+	FUZZ_FULL=1 FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
