@@ -122,7 +122,8 @@ class Attempt:
 def _paths(spec: RouteSpec, world: World) -> Iterator[tuple[str, str]]:
     """(what, path): with the world's ids, then with unknown and malformed ids."""
     names = re.findall(r"{(\w+)}", spec.path)
-    for chosen in itertools.product(*(world.ids[name] for name in names)):
+    # An id this world has none of (a route newer than this test) is tried as an unknown one.
+    for chosen in itertools.product(*(world.ids.get(name, [new_id()]) for name in names)):
         yield "real ids", _fill(spec.path, dict(zip(names, chosen, strict=True)))
     if names:
         yield "unknown ids", _fill(spec.path, dict.fromkeys(names, new_id()))
