@@ -11,11 +11,13 @@ from chalice import Chalice  # noqa: E402
 
 from chalicelib.api import (  # noqa: E402
     api_keys,
+    billing,
     health,
     items,
     outsourcing,
     outsourcing_setup,
     partners,
+    subcontractors,
     tenants,
     tickets,
 )
@@ -38,7 +40,9 @@ for module in (
     items,
     outsourcing_setup,
     partners,
+    subcontractors,
     outsourcing,
+    billing,
 ):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)

@@ -59,6 +59,10 @@ class Settings(BaseModel):
     table_name: str = "outsourcing-main"
     bucket_name: str = "outsourcing-attachments"
     user_pool_id: str | None = None
+    user_pool_client_id: str | None = None
+    # The portal's public address, as links in emails must name it (the stage prefix included
+    # behind API Gateway).
+    portal_url: str = "http://127.0.0.1:8000/portal"
     # Where the stream's failed batches land (the Lambda on-failure destination).
     dead_letter_queue_url: str | None = None
     mail_from: str = "no-reply@outsourcing.example.com"

@@ -11,13 +11,21 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from chalicelib.adapters import aws
+from chalicelib.adapters.cognito import CognitoIdentityProvider
 from chalicelib.adapters.dynamo import connection
+from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
 from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
 from chalicelib.adapters.dynamo.items import DynamoItemRepository
 from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
 from chalicelib.adapters.dynamo.partners import (
     DynamoInvitationRepository,
     DynamoPartnershipRepository,
+)
+from chalicelib.adapters.dynamo.portal import (
+    DynamoPortalUserRepository,
+    DynamoSessionStore,
+    DynamoSignInThrottle,
+    DynamoSubcontractorRepository,
 )
 from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
 from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository, DynamoTenantRepository
@@ -32,6 +40,7 @@ from chalicelib.domain.errors import NotConfiguredError
 from chalicelib.ports import (
     ApiKeyRepository,
     DeadLetterQueue,
+    FeeRepository,
     FileStore,
     IdempotencyStore,
     InvitationRepository,
@@ -39,16 +48,21 @@ from chalicelib.ports import (
     Mailer,
     OutsourcingRepository,
     PartnershipRepository,
+    PortalUserRepository,
     StreamReader,
+    SubcontractorRepository,
     TenantRepository,
     TicketRepository,
 )
 from chalicelib.service.api_keys import AuthCache, KeyPorts
+from chalicelib.service.fees import FeePorts
 from chalicelib.service.items import ItemPorts
 from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.outsourcing import OutsourcingPorts
 from chalicelib.service.partners import PartnerPorts
+from chalicelib.service.portal_accounts import PortalPorts
 from chalicelib.service.replication import ReplicationPorts
+from chalicelib.service.subcontractors import PortalAccess, SubcontractorPorts
 
 
 class Container:
@@ -86,7 +100,48 @@ class Container:
             partnerships=self.partnerships,
             outsourcings=self.outsourcings,
             items=self.items,
+            subcontractors=self.subcontractors,
         )
+
+    @cached_property
+    def portal_access(self) -> PortalAccess:
+        return PortalAccess(
+            identities=CognitoIdentityProvider(
+                lambda: self.client("cognito-idp"),
+                self.settings.user_pool_id,
+                self.settings.user_pool_client_id,
+            ),
+            mailer=self.mailer,
+            allowance=self.mail_allowance,
+            portal_url=self.settings.portal_url,
+        )
+
+    @cached_property
+    def subcontractor_ports(self) -> SubcontractorPorts:
+        return SubcontractorPorts(
+            tenants=self.tenants,
+            subcontractors=self.subcontractors,
+            users=self.portal_users,
+            access=self.portal_access,
+        )
+
+    @cached_property
+    def portal_ports(self) -> PortalPorts:
+        return PortalPorts(
+            subcontractors=self.subcontractors,
+            users=self.portal_users,
+            sessions=DynamoSessionStore(),
+            throttle=DynamoSignInThrottle(),
+            access=self.portal_access,
+        )
+
+    @cached_property
+    def subcontractors(self) -> SubcontractorRepository:
+        return DynamoSubcontractorRepository()
+
+    @cached_property
+    def portal_users(self) -> PortalUserRepository:
+        return DynamoPortalUserRepository()
 
     @cached_property
     def partner_ports(self) -> PartnerPorts:
@@ -105,6 +160,10 @@ class Container:
     @cached_property
     def replication_ports(self) -> ReplicationPorts:
         return ReplicationPorts(tickets=self.tickets, items=self.items, files=self.files)
+
+    @cached_property
+    def fee_ports(self) -> FeePorts:
+        return FeePorts(tenants=self.tenants, fees=self.fees)
 
     # -- adapters -------------------------------------------------------------------------------
 
@@ -135,6 +194,10 @@ class Container:
     @cached_property
     def outsourcings(self) -> OutsourcingRepository:
         return DynamoOutsourcingRepository()
+
+    @cached_property
+    def fees(self) -> FeeRepository:
+        return DynamoFeeRepository()
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

@@ -100,6 +100,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         else:
             content_schema = {"type": "string"}
         success = {"description": "Success", "content": {spec.produces: {"schema": content_schema}}}
+        for media_type in spec.also_produces:
+            success["content"][media_type] = {"schema": {"type": "string"}}
     error = {"content": {"application/json": {"schema": _ref(ErrorResponse)}}}
     responses: dict[str, Any] = {str(status): success}
     codes = error_statuses(spec)

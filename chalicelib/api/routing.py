@@ -66,6 +66,7 @@ class RouteSpec:
     produces: str
     errors: tuple[int, ...]
     secrets: tuple[str, ...] = ()
+    also_produces: tuple[str, ...] = ()
 
 
 REGISTRY: list[RouteSpec] = []
@@ -81,6 +82,7 @@ class RouteOptions(TypedDict, total=False):
     produces: str  # the success content type (default application/json)
     errors: tuple[int, ...]  # statuses beyond the ones every route may answer
     secrets: tuple[str, ...]  # response fields shown once: never stored, null in a replay
+    also_produces: tuple[str, ...]  # other success content types (a Response), e.g. text/csv
 
 
 @dataclass(slots=True)
@@ -313,6 +315,7 @@ class Api:
                 produces=options.get("produces", "application/json"),
                 errors=options.get("errors", ()),
                 secrets=options.get("secrets", ()),
+                also_produces=options.get("also_produces", ()),
             )
             REGISTRY.append(spec)
 
@@ -344,8 +347,10 @@ def _models_of(view: View) -> tuple[Model, Model, Model, bool]:
 
 
 def _model(annotation: Any) -> Model:
-    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
-        return annotation
+    # ``XOut | Response``: a view answering JSON, or another content type (``also_produces``).
+    for candidate in typing.get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, pydantic.BaseModel):
+            return candidate
     return None
 
 

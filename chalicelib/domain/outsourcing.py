@@ -249,6 +249,10 @@ class Outsourcing:
     updated_at: datetime
     insourced_ticket_id: str | None = None
     history: tuple[HistoryEntry, ...] = field(default_factory=tuple)
+    # The subcontractor lane: the lead's relationship with the company (``receiver_id`` is the
+    # company), and the company's portal user who has the work (set at acceptance, reassigned).
+    subcontractor_id: str | None = None
+    assignee_id: str | None = None
     version: int = 1
 
     @property

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain.errors import PermissionDeniedError
+from chalicelib.domain.fees import FeePlan
 
 
 class Permission(enum.StrEnum):
@@ -96,6 +97,7 @@ class Tenant:
     active_all_keys: int = 0
     settings: OutsourcingSettings = field(default_factory=OutsourcingSettings)
     version: int = 1
+    fee_plan: FeePlan | None = None  # set by the operator; prices each portal acceptance
 
 
 @dataclass(frozen=True, slots=True)

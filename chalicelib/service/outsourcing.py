@@ -33,6 +33,7 @@ from chalicelib.domain.outsourcing import (
     receiver_lane,
 )
 from chalicelib.domain.partners import PartnerMapping, PartnerRole
+from chalicelib.domain.subcontractors import check_link_allows_work
 from chalicelib.domain.sync import cost_charge, receiver_time
 from chalicelib.domain.tenants import Actor
 from chalicelib.domain.tickets import Ticket, TicketSource, TicketStatus, format_ticket_number
@@ -43,6 +44,7 @@ from chalicelib.ports import (
     Page,
     Paging,
     PartnershipRepository,
+    SubcontractorRepository,
     TenantRepository,
     TicketChange,
     TicketRepository,
@@ -60,6 +62,7 @@ class OutsourcingPorts:
     partnerships: PartnershipRepository
     outsourcings: OutsourcingRepository
     items: ItemRepository
+    subcontractors: SubcontractorRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,27 +113,65 @@ def _snapshot(ticket: Ticket) -> TicketSnapshot:
 
 
 def outsource(ports: OutsourcingPorts, cmd: Outsource) -> Outsourcing:
-    """Hand the ticket to the one receiver named (partnership, subcontractor or network)."""
+    """Hand the ticket to the one receiver named: a service partner or a subcontractor company
+    (status ``assigned`` on both sides)."""
     lane, receiver_id = receiver_lane(dict(cmd.receivers))
-    if lane is not Lane.PARTNER:
+    if lane is Lane.NETWORK:
         raise RuleViolationError(
-            "Only partner outsourcing is available in this version.", code="lane_not_available"
+            "Forwarding to networks is not available in this version.", code="lane_not_available"
         )
-    return _outsource_to_partner(ports, cmd, receiver_id)
-
-
-def _outsource_to_partner(
-    ports: OutsourcingPorts, cmd: Outsource, partnership_id: str
-) -> Outsourcing:
-    """Hand the ticket to an active service partner: status ``assigned`` on both sides."""
-    lead_tenant_id, ticket_id, terms, now = (
-        cmd.actor.tenant_id,
-        cmd.ticket_id,
-        cmd.terms,
-        cmd.now,
-    )
-    lead = ports.tenants.get(lead_tenant_id)
+    lead = ports.tenants.get(cmd.actor.tenant_id)
     agreement.ensure_outsourcing_allowed(lead)
+    ticket = _outsourcable_ticket(ports, cmd)
+    receiver = _receiver(ports, lead.tenant_id, lane, receiver_id)
+    check_terms(cmd.terms, cmd.now)
+    entry = HistoryEntry(
+        event="outsource",
+        from_status=None,
+        to_status=OutsourceStatus.ASSIGNED,
+        at=cmd.now,
+        by=Side.LEAD,
+        actor=cmd.actor.label,
+    )
+    lead_copy = Outsourcing(
+        owner_id=lead.tenant_id,
+        side=Side.LEAD,
+        outsourcing_id=new_id(),
+        lane=lane,
+        status=OutsourceStatus.ASSIGNED,
+        lead_tenant_id=lead.tenant_id,
+        lead_ticket_id=ticket.ticket_id,
+        receiver_id=receiver.owner_id,
+        partnership_id=receiver.partnership_id,
+        subcontractor_id=receiver.subcontractor_id,
+        terms=cmd.terms,
+        currency=ticket.currency,
+        ticket=_snapshot(ticket),
+        lead_name=lead.name,
+        receiver_name=receiver.name,
+        created_at=cmd.now,
+        updated_at=cmd.now,
+        history=(entry,),
+    )
+    receiver_copy = dataclasses.replace(
+        lead_copy,
+        owner_id=receiver.owner_id,
+        side=Side.RECEIVER,
+        terms=dataclasses.replace(cmd.terms, bill_customer_rate=None),
+    )
+    ports.outsourcings.create(lead_copy, receiver_copy, ticket)
+    logger.info(
+        "ticket outsourced",
+        extra={"tenant_id": lead.tenant_id, "outsourcing_id": lead_copy.outsourcing_id},
+    )
+    count("TicketOutsourced")
+    return lead_copy
+
+
+def _outsourcable_ticket(ports: OutsourcingPorts, cmd: Outsource) -> Ticket:
+    """The lead's own ticket, not complete and without an open outsourcing (one past its
+    accept-by deadline is expired now rather than blocking the ticket)."""
+    lead_tenant_id, ticket_id, now = cmd.actor.tenant_id, cmd.ticket_id, cmd.now
     ticket = get_ticket(ports.tickets, lead_tenant_id, ticket_id)
     if ticket.source is TicketSource.INSOURCED:
         raise RuleViolationError(
@@ -140,7 +181,6 @@ def _outsource_to_partner(
     if ticket.status is TicketStatus.COMPLETE:
         raise RuleViolationError("A complete ticket cannot be outsourced.", code="ticket_complete")
     if ticket.open_outsourcing and ticket.outsourcing_id is not None:
-        # One past its accept-by deadline is expired now rather than blocking the ticket.
         previous = ports.outsourcings.get(lead_tenant_id, ticket.outsourcing_id)
         if not _expire_if_due(ports, previous, now).open:
             ticket = get_ticket(ports.tickets, lead_tenant_id, ticket_id)
@@ -150,9 +190,30 @@ def _outsource_to_partner(
             "one ends.",
             code="already_outsourced",
         )
-    if not is_id(partnership_id):
+    return ticket
+
+
+@dataclass(frozen=True, slots=True)
+class _Receiver:
+    owner_id: str  # the tenant or company that will hold the receiver's copy
+    name: str
+    partnership_id: str | None = None
+    subcontractor_id: str | None = None
+
+
+def _receiver(
+    ports: OutsourcingPorts, lead_tenant_id: str, lane: Lane, receiver_id: str
+) -> _Receiver:
+    """Who receives the work: an active service partner, or an active subcontractor."""
+    if lane is Lane.SUBCONTRACTOR:
+        if not is_id(receiver_id):
+            raise NotFoundError("No such subcontractor.", field="subcontractor_id")
+        link = ports.subcontractors.get_link(lead_tenant_id, receiver_id)
+        check_link_allows_work(link)
+        return _Receiver(link.company_id, link.company_name, subcontractor_id=receiver_id)
+    if not is_id(receiver_id):
         raise NotFoundError("No such partnership.", field="partnership_id")
-    partnership = ports.partnerships.get(lead_tenant_id, partnership_id)
+    partnership = ports.partnerships.get(lead_tenant_id, receiver_id)
     if partnership.role is not PartnerRole.SERVICE:
         raise RuleViolationError(
             "In this partnership the other tenant is your lead; you can only outsource to your "
@@ -163,48 +224,9 @@ def _outsource_to_partner(
         raise RuleViolationError(
             "This partnership is inactive: no new outsourcings.", code="partnership_inactive"
         )
-    check_terms(terms, now)
-    outsourcing_id = new_id()
-    entry = HistoryEntry(
-        event="outsource",
-        from_status=None,
-        to_status=OutsourceStatus.ASSIGNED,
-        at=now,
-        by=Side.LEAD,
-        actor=cmd.actor.label,
+    return _Receiver(
+        partnership.service_tenant_id, partnership.partner_name, partnership_id=receiver_id
     )
-    lead_copy = Outsourcing(
-        owner_id=lead_tenant_id,
-        side=Side.LEAD,
-        outsourcing_id=outsourcing_id,
-        lane=Lane.PARTNER,
-        status=OutsourceStatus.ASSIGNED,
-        lead_tenant_id=lead_tenant_id,
-        lead_ticket_id=ticket.ticket_id,
-        receiver_id=partnership.service_tenant_id,
-        partnership_id=partnership.partnership_id,
-        terms=terms,
-        currency=ticket.currency,
-        ticket=_snapshot(ticket),
-        lead_name=lead.name,
-        receiver_name=partnership.partner_name,
-        created_at=now,
-        updated_at=now,
-        history=(entry,),
-    )
-    receiver_copy = dataclasses.replace(
-        lead_copy,
-        owner_id=partnership.service_tenant_id,
-        side=Side.RECEIVER,
-        terms=dataclasses.replace(terms, bill_customer_rate=None),
-    )
-    ports.outsourcings.create(lead_copy, receiver_copy, ticket)
-    logger.info(
-        "ticket outsourced",
-        extra={"tenant_id": lead_tenant_id, "outsourcing_id": outsourcing_id},
-    )
-    count("TicketOutsourced")
-    return lead_copy
 
 
 def get_outsourcing(ports: OutsourcingPorts, owner_id: str, outsourcing_id: str) -> Outsourcing:

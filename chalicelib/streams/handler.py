@@ -15,7 +15,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
-from chalicelib.service import items, replication
+from chalicelib.service import fees, items, replication
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
 
 STREAM_ARN_PLACEHOLDER = (
@@ -34,7 +34,10 @@ def build_dispatcher(container: Container) -> Dispatcher:
                 partial(replication.on_item_changed, replicating),
                 partial(items.remove_deleted_attachment_file, container.files),
             ],
-            OutsourcingChanged: [partial(replication.on_outsourcing_changed, replicating)],
+            OutsourcingChanged: [
+                partial(replication.on_outsourcing_changed, replicating),
+                partial(fees.meter_acceptance, container.fee_ports),
+            ],
             TicketChanged: [partial(replication.on_ticket_changed, replicating)],
         }
     )

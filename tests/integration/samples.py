@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.models import outsourcing, partners, tenants, tickets
+from chalicelib.api.models import outsourcing, partners, subcontractors, tenants, tickets
 
 VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     tenants.TenantCreate: {
@@ -39,6 +39,10 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
         },
     },
     outsourcing.ReasonBody: {"reason": "Not this week"},
+    subcontractors.SubcontractorCreate: {
+        "company_name": "Fixit Ltd",
+        "admin_email": "admin@fixit.example",
+    },
 }
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from chalicelib.domain.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.domain.fees import CurrencyTotal, FeeRecord, Month, MonthTotal
 from chalicelib.domain.items import Item
 from chalicelib.domain.outsourcing import ENDED, OutsourceStatus, Outsourcing, Side
 from chalicelib.domain.partners import (
@@ -23,15 +25,26 @@ from chalicelib.domain.partners import (
     Partnership,
     PartnershipStatus,
 )
+from chalicelib.domain.subcontractors import (
+    Company,
+    LinkPurpose,
+    LinkStatus,
+    OneTimeLink,
+    PortalSession,
+    PortalUser,
+    SubcontractorLink,
+)
 from chalicelib.domain.sync import Tombstone
 from chalicelib.domain.tenants import ApiKey, Permission, Tenant
 from chalicelib.domain.tickets import Ticket, TicketStatus
 from chalicelib.ports import (
+    CopyFilter,
     Email,
     IdempotencyRecord,
     Page,
     PresignedUpload,
     StoredResponse,
+    ThrottleRule,
     TransitionPlan,
 )
 
@@ -476,8 +489,49 @@ class FakeOutsourcingRepository:
         ]
         return sorted(due, key=lambda c: (c.terms.accept_by, c.owner_id, c.outsourcing_id))
 
+    def find(
+        self, owner_id: str, wanted: CopyFilter, limit: int, cursor: str | None
+    ) -> Page[Outsourcing]:
+        text = (wanted.text or "").lower()
+        mine = [
+            c
+            for (owner, _), c in sorted(self.copies.items(), reverse=True)
+            if owner == owner_id
+            and c.side is Side.RECEIVER
+            and (wanted.assignee_id is None or c.assignee_id == wanted.assignee_id)
+            and (wanted.status is None or c.status is wanted.status)
+            and (
+                not text
+                or any(
+                    text in (part or "").lower()
+                    for part in (
+                        c.ticket.number,
+                        c.ticket.title,
+                        c.ticket.site,
+                        c.ticket.organization,
+                    )
+                )
+            )
+        ]
+        return _page(mine, limit, cursor)
+
+    def assign(self, copy: Outsourcing, assignee_id: str, at: datetime) -> Outsourcing:
+        stored = self.get(copy.owner_id, copy.outsourcing_id)
+        if stored.status is not copy.status:
+            raise ConflictError("changed", code="invalid_transition")
+        updated = dataclasses.replace(
+            stored, assignee_id=assignee_id, updated_at=at, version=stored.version + 1
+        )
+        self.copies[(copy.owner_id, copy.outsourcing_id)] = updated
+        return updated
+
     def __len__(self) -> int:
         return len(self.copies)
+
+
+def _searchable(copy: Outsourcing) -> str:
+    found = (copy.ticket.number, copy.ticket.title, copy.ticket.site, copy.ticket.organization)
+    return " ".join(part for part in found if part).lower()
 
 
 class FakeIdempotencyStore:
@@ -567,3 +621,220 @@ class FakeMailer:
 
     def __len__(self) -> int:
         return len(self.sent)
+
+
+class FakeSubcontractorRepository:
+    """Companies, and leads' relationships with them (the users' claims live in the users fake,
+    which this one writes the admin into when a company is created)."""
+
+    def __init__(self, users: FakePortalUserRepository) -> None:
+        self.users = users
+        self.companies: dict[str, Company] = {}
+        self.links: dict[tuple[str, str], SubcontractorLink] = {}
+
+    def create_company(self, company: Company, admin: PortalUser, link: SubcontractorLink) -> None:
+        if company.company_id in self.companies:
+            raise ConflictError("exists", code="already_exists")
+        self.users.add(admin)  # the email claim decides, as in the transaction
+        self.companies[company.company_id] = company
+        self.links[(link.lead_tenant_id, link.subcontractor_id)] = link
+
+    def add_link(self, link: SubcontractorLink) -> None:
+        self.links[(link.lead_tenant_id, link.subcontractor_id)] = link
+
+    def get_company(self, company_id: str) -> Company:
+        if company_id not in self.companies:
+            raise NotFoundError("No such company.")
+        return self.companies[company_id]
+
+    def update_company(self, company: Company, changes: Mapping[str, Any]) -> Company:
+        stored = self.get_company(company.company_id)
+        if stored.version != company.version:
+            raise ConflictError("changed", code="version_conflict")
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.companies[company.company_id] = updated
+        return updated
+
+    def get_link(self, lead_tenant_id: str, subcontractor_id: str) -> SubcontractorLink:
+        try:
+            return self.links[(lead_tenant_id, subcontractor_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such subcontractor.") from exc
+
+    def list_links(
+        self, lead_tenant_id: str, limit: int, cursor: str | None
+    ) -> Page[SubcontractorLink]:
+        mine = [
+            link
+            for (lead, _), link in sorted(self.links.items(), reverse=True)
+            if lead == lead_tenant_id
+        ]
+        return _page(mine, limit, cursor)
+
+    def deactivate_link(self, link: SubcontractorLink, at: datetime) -> SubcontractorLink:
+        stored = self.get_link(link.lead_tenant_id, link.subcontractor_id)
+        if not stored.active:
+            raise ConflictError("inactive", code="invalid_transition")
+        ended = dataclasses.replace(stored, status=LinkStatus.INACTIVE, deactivated_at=at)
+        self.links[(link.lead_tenant_id, link.subcontractor_id)] = ended
+        return ended
+
+
+class FakePortalUserRepository:
+    def __init__(self) -> None:
+        self.users: dict[tuple[str, str], PortalUser] = {}
+        self.emails: dict[str, tuple[str, str]] = {}
+        self.links: dict[tuple[str, str, LinkPurpose], OneTimeLink] = {}
+
+    def add(self, user: PortalUser) -> None:
+        if user.email in self.emails:
+            raise ConflictError("taken", code="email_in_use", field="email")
+        self.users[(user.company_id, user.user_id)] = user
+        self.emails[user.email] = (user.company_id, user.user_id)
+
+    def get(self, company_id: str, user_id: str) -> PortalUser:
+        try:
+            return self.users[(company_id, user_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such user.") from exc
+
+    def find_by_email(self, email: str) -> PortalUser | None:
+        found = self.emails.get(email)
+        return self.users.get(found) if found else None
+
+    def list(self, company_id: str, limit: int, cursor: str | None) -> Page[PortalUser]:
+        mine = [u for (c, _), u in sorted(self.users.items()) if c == company_id]
+        return _page(mine, limit, cursor)
+
+    def update(self, user: PortalUser, changes: Mapping[str, Any]) -> PortalUser:
+        stored = self.get(user.company_id, user.user_id)
+        if stored.version != user.version:
+            raise ConflictError("changed", code="version_conflict")
+        updated = dataclasses.replace(stored, **changes, version=stored.version + 1)
+        self.users[(user.company_id, user.user_id)] = updated
+        return updated
+
+    def put_link(self, link: OneTimeLink) -> None:
+        self.links[(link.company_id, link.user_id, link.purpose)] = link
+
+    def get_link(self, company_id: str, user_id: str, purpose: LinkPurpose) -> OneTimeLink:
+        try:
+            return self.links[(company_id, user_id, purpose)]
+        except KeyError as exc:
+            raise NotFoundError("No such link.") from exc
+
+    def use_link(self, link: OneTimeLink, at: datetime) -> None:
+        stored = self.get_link(link.company_id, link.user_id, link.purpose)
+        if stored.used_at is not None or stored.token_hash != link.token_hash:
+            raise ConflictError("used", code="link_used")
+        self.links[(link.company_id, link.user_id, link.purpose)] = dataclasses.replace(
+            stored, used_at=at
+        )
+
+
+class FakeSessionStore:
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, str], PortalSession] = {}
+
+    def add(self, session: PortalSession) -> None:
+        self.sessions[(session.company_id, session.session_id)] = session
+
+    def get(self, company_id: str, session_id: str) -> PortalSession:
+        try:
+            return self.sessions[(company_id, session_id)]
+        except KeyError as exc:
+            raise NotFoundError("No such session.") from exc
+
+    def touch(self, session: PortalSession, at: datetime) -> None:
+        key = (session.company_id, session.session_id)
+        if key in self.sessions:
+            self.sessions[key] = dataclasses.replace(self.sessions[key], last_seen_at=at)
+
+    def delete(self, session: PortalSession) -> None:
+        self.sessions.pop((session.company_id, session.session_id), None)
+
+
+class FakeSignInThrottle:
+    def __init__(self) -> None:
+        self.failures: dict[str, list[datetime]] = {}
+        self.locks: dict[str, datetime] = {}
+
+    def locked_until(self, key: str, now: datetime) -> datetime | None:
+        until = self.locks.get(key)
+        return until if until is not None and until > now else None
+
+    def failed(self, key: str, now: datetime, rule: ThrottleRule) -> None:
+        window = timedelta(seconds=rule.window_seconds)
+        recent = [t for t in self.failures.get(key, []) if t > now - window] + [now]
+        self.failures[key] = recent
+        if len(recent) >= rule.limit:
+            self.locks[key] = now + timedelta(seconds=rule.lock_seconds)
+
+    def clear(self, key: str) -> None:
+        self.failures.pop(key, None)
+
+
+class FakeIdentityProvider:
+    """Passwords by email, as the user pool keeps them."""
+
+    def __init__(self) -> None:
+        self.passwords: dict[str, str | None] = {}
+        self.disabled: set[str] = set()
+
+    def create_user(self, email: str) -> None:
+        self.passwords.setdefault(email, None)
+
+    def set_password(self, email: str, password: str) -> None:
+        self.passwords[email] = password
+
+    def verify(self, email: str, password: str) -> bool:
+        return (
+            email not in self.disabled
+            and self.passwords.get(email) is not None
+            and self.passwords[email] == password
+        )
+
+    def disable(self, email: str) -> None:
+        self.disabled.add(email)
+
+    def enable(self, email: str) -> None:
+        self.disabled.discard(email)
+
+
+class FakeFeeRepository:
+    """Fees per (tenant, outsourcing), each counted once in its month's total per currency."""
+
+    def __init__(self) -> None:
+        self.fees: dict[tuple[str, str], FeeRecord] = {}
+        self.totals: dict[tuple[str, Month, str], tuple[int, Decimal]] = {}
+
+    def add(self, fee: FeeRecord) -> bool:
+        if (fee.tenant_id, fee.outsourcing_id) in self.fees:
+            return False
+        self.fees[(fee.tenant_id, fee.outsourcing_id)] = fee
+        key = (fee.tenant_id, fee.month, fee.currency)
+        counted, amount = self.totals.get(key, (0, Decimal(0)))
+        self.totals[key] = (counted + 1, amount + fee.amount)
+        return True
+
+    def list(self, tenant_id: str, month: Month, limit: int, cursor: str | None) -> Page[FeeRecord]:
+        mine = sorted(
+            (f for (t, _), f in self.fees.items() if t == tenant_id and f.month == month),
+            key=lambda f: (f.accepted_at, f.outsourcing_id),
+        )
+        return _page(mine, limit, cursor)
+
+    def total(self, tenant_id: str, month: Month) -> MonthTotal:
+        found = sorted(
+            (currency, counted, amount)
+            for (t, m, currency), (counted, amount) in self.totals.items()
+            if t == tenant_id and m == month
+        )
+        return MonthTotal(
+            tenant_id=tenant_id,
+            month=month,
+            by_currency=tuple(CurrencyTotal(c, n, a) for c, n, a in found),
+        )
+
+    def __len__(self) -> int:
+        return len(self.fees)

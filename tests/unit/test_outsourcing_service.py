@@ -38,6 +38,8 @@ from tests.unit.fakes import (
     FakeItemRepository,
     FakeOutsourcingRepository,
     FakePartnershipRepository,
+    FakePortalUserRepository,
+    FakeSubcontractorRepository,
     FakeTenantRepository,
     FakeTicketRepository,
 )
@@ -167,6 +169,7 @@ def world() -> World:
         partnerships=partnerships,
         outsourcings=outsourcings,
         items=items,
+        subcontractors=FakeSubcontractorRepository(FakePortalUserRepository()),
     )
     return World(ports, lead, partner, lead_side, outsourcings, items, ticket_repo, partnerships)
 

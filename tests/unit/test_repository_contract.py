@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.repository_contract import OutsourcingRepositoryContract, Repos
+from chalicelib.ports import FeeRepository
+from tests.repository_contract import (
+    FeeRepositoryContract,
+    OutsourcingRepositoryContract,
+    Repos,
+)
 from tests.unit.fakes import (
     FakeApiKeyRepository,
+    FakeFeeRepository,
     FakeIdempotencyStore,
     FakeInvitationRepository,
     FakeItemRepository,
@@ -17,7 +23,11 @@ from tests.unit.fakes import (
 )
 
 
-class TestFakeRepositories(OutsourcingRepositoryContract):
+class TestFakeRepositories(OutsourcingRepositoryContract, FeeRepositoryContract):
+    @pytest.fixture
+    def fees(self) -> FeeRepository:
+        return FakeFeeRepository()
+
     @pytest.fixture
     def repos(self) -> Repos:
         keys = FakeApiKeyRepository()

@@ -32,6 +32,8 @@ from tests.unit.fakes import (
     FakeIdempotencyStore,
     FakeItemRepository,
     FakePartnershipRepository,
+    FakePortalUserRepository,
+    FakeSubcontractorRepository,
     FakeTenantRepository,
     FakeTicketRepository,
 )
@@ -82,6 +84,7 @@ def _ticket_ports(
         partnerships=FakePartnershipRepository(),
         outsourcings=None,  # type: ignore[arg-type]
         items=item_repo if item_repo is not None else FakeItemRepository(),
+        subcontractors=FakeSubcontractorRepository(FakePortalUserRepository()),
     )
 
 

@@ -1,8 +1,10 @@
 """Every key string of the table: partition and sort keys, and the index keys that serve lists.
 
-Every partition key starts with the owning tenant (``T#<tenant>``), so no query can cross
-tenants by accident. The one exception is the expiry index (``EXPIRY#<day>``), read only by the
-system job that expires outsourcings.
+Every partition key starts with the owning tenant (``T#<tenant>``; a subcontractor company owns
+its data the same way, ``T#<company>``), so no query can cross owners by accident. The
+exceptions are read before any owner is known or by the system only: the expiry index
+(``EXPIRY#<day>``, the expiry job), the email a portal user signs in with (``P#EMAIL#...``) and
+the sign-in throttles (``P#THROTTLE#...``).
 
 =================  ==============================  ==========================
 record             pk                              sk
@@ -14,15 +16,25 @@ partnership        ``T#<tenant>`` (each side)       ``PARTNERSHIP#<partnership i
 partner pair       ``T#<lead>``                    ``PAIR#<service tenant>``
 outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing id>``
 status counts      ``T#<owner>``                   ``OUTCOUNT#<side>``
+fee                ``T#<lead>``                    ``FEE#<outsourcing id>``
+fee month total    ``T#<lead>``                    ``FEETOTAL#<yyyy-mm>``
 counter            ``T#<tenant>``                  ``COUNTER#TICKET|MAIL#<yyyymmdd>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
+subcontractor      ``T#<lead>``                    ``SUBCONTRACTOR#<subcontractor id>``
+company            ``T#<company>``                 ``COMPANY``
+portal user        ``T#<company>``                 ``USER#<user id>``
+one-time link      ``T#<company>``                 ``LINK#<user id>#<purpose>``
+portal session     ``T#<company>``                 ``SESSION#<session id>``
+email claim        ``P#EMAIL#<email>``             ``EMAIL``
+sign-in throttle   ``P#THROTTLE#<sha256 of key>``  ``THROTTLE``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
 =================  ==============================  ==========================
 
 Indexes (each sorted by id, so newest first is a backwards Query): ``gsi1`` a tenant's tickets,
 partnerships by role, outsourcings by side; ``gsi2`` tickets by status, outsourcings by side and
-status; ``gsi3`` tickets by queue, and (sparse) assigned outsourcings by accept-by day.
+status; ``gsi3`` tickets by queue, and (sparse) assigned outsourcings by accept-by day. Fees
+are on ``gsi1`` by month, sorted by acceptance time (oldest first is a forwards Query).
 """
 
 from __future__ import annotations
@@ -38,6 +50,12 @@ INVITATION_PREFIX = "INVITATION#"
 PARTNERSHIP_PREFIX = "PARTNERSHIP#"
 OUTSOURCING_PREFIX = "OUTSOURCING#"
 ITEM_PREFIX = "ITEM#"
+FEE_PREFIX = "FEE#"
+SUBCONTRACTOR_PREFIX = "SUBCONTRACTOR#"
+PORTAL_USER_PREFIX = "USER#"
+COMPANY_SK = "COMPANY"
+PORTAL_EMAIL_SK = "EMAIL"
+THROTTLE_SK = "THROTTLE"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -95,6 +113,32 @@ def item_sk(item_id: str) -> str:
     return ITEM_PREFIX + item_id
 
 
+def subcontractor_sk(subcontractor_id: str) -> str:
+    return SUBCONTRACTOR_PREFIX + subcontractor_id
+
+
+def portal_user_sk(user_id: str) -> str:
+    return PORTAL_USER_PREFIX + user_id
+
+
+def one_time_link_sk(user_id: str, purpose: str) -> str:
+    return f"LINK#{user_id}#{purpose}"
+
+
+def session_sk(session_id: str) -> str:
+    return f"SESSION#{session_id}"
+
+
+def portal_email_pk(email: str) -> str:
+    """The claim of a (lower-case) email by one portal user."""
+    return f"P#EMAIL#{email.lower()}"
+
+
+def throttle_pk(key: str) -> str:
+    """Failed sign-ins of one email or client (hashed: the key is user input)."""
+    return "P#THROTTLE#" + hashlib.sha256(key.encode()).hexdigest()
+
+
 # -- index keys --------------------------------------------------------------------------------
 
 
@@ -128,6 +172,11 @@ def outsourcings_by_status(owner_id: str, side: str, status: str) -> str:
     return f"{outsourcings_of(owner_id, side)}#S#{status}"
 
 
+def outsourcings_assigned_to(owner_id: str, user_id: str) -> str:
+    """gsi3 (sparse): a subcontractor company's copies assigned to one of its portal users."""
+    return f"{tenant_pk(owner_id)}#OUTS#ASSIGNEE#{user_id}"
+
+
 def expiry_day(moment: datetime) -> str:
     """gsi3 (sparse): assigned lead copies whose accept-by deadline falls on that UTC day."""
     return f"EXPIRY#{moment.astimezone(UTC):%Y%m%d}"
@@ -140,3 +189,23 @@ def expiry_sort(accept_by: datetime, owner_id: str, outsourcing_id: str) -> str:
 def expiry_until(moment: datetime) -> str:
     """The highest expiry sort key at or before ``moment``."""
     return f"{moment.astimezone(UTC).isoformat()}#~"
+
+
+def fee_sk(outsourcing_id: str) -> str:
+    """A fee is keyed by its acceptance: one outsourcing, accepted once."""
+    return FEE_PREFIX + outsourcing_id
+
+
+def fee_total_sk(month: str) -> str:
+    """The count and sum of a tenant's fees of one month (``yyyy-mm``)."""
+    return f"FEETOTAL#{month}"
+
+
+def fees_of_month(tenant_id: str, month: str) -> str:
+    """gsi1: the tenant's fees of one month (``yyyy-mm``)."""
+    return f"{tenant_pk(tenant_id)}#FEES#{month}"
+
+
+def fee_sort(accepted_at: datetime, outsourcing_id: str) -> str:
+    """gsi1 sort key of a fee: its acceptance time, fixed width so text order is time order."""
+    return f"{accepted_at.astimezone(UTC).isoformat(timespec='microseconds')}#{outsourcing_id}"

@@ -17,7 +17,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.adapters.dynamo import keys
@@ -50,7 +50,7 @@ from chalicelib.domain.outsourcing import (
     TicketSnapshot,
 )
 from chalicelib.domain.tickets import Ticket
-from chalicelib.ports import Page, TransitionPlan
+from chalicelib.ports import CopyFilter, Page, TransitionPlan
 
 
 class TermsMap(DomainMap[Terms]):
@@ -112,6 +112,10 @@ class OutsourcingRecord(Record, discriminator="outsourcing"):
     history = ListAttribute(of=HistoryEntryMap, default=list)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    subcontractor_id = UnicodeAttribute(null=True)
+    assignee_id = UnicodeAttribute(null=True)
+    # Lower-case number, title, site and customer: what the portal's search looks in.
+    search_text = UnicodeAttribute(null=True)
 
 
 class StatusCountRecord(Record, discriminator="status_counts"):
@@ -128,22 +132,26 @@ class StatusCountRecord(Record, discriminator="status_counts"):
     forwarded = NumberAttribute(default=0)
 
 
-def _indexes(copy: Outsourcing, status: OutsourceStatus) -> dict[str, Any]:
-    """Index keys of a copy in ``status``; only an assigned lead copy is on the expiry index."""
+def _indexes(
+    copy: Outsourcing, status: OutsourceStatus, assignee_id: str | None = None
+) -> dict[str, Any]:
+    """Index keys of a copy in ``status``: an assigned lead copy is on the expiry index, a
+    receiver copy with an assignee on its assignee's list (gsi3 serves both, sparsely)."""
     owner, side = copy.owner_id, copy.side.value
     accept_by = copy.terms.accept_by
     expiring = copy.side is Side.LEAD and status is OutsourceStatus.ASSIGNED and accept_by
+    gsi3: tuple[str | None, str | None] = (None, None)
+    if expiring and accept_by:
+        gsi3 = (keys.expiry_day(accept_by), keys.expiry_sort(accept_by, owner, copy.outsourcing_id))
+    elif copy.side is Side.RECEIVER and assignee_id:
+        gsi3 = (keys.outsourcings_assigned_to(owner, assignee_id), copy.outsourcing_id)
     return {
         "gsi1pk": keys.outsourcings_of(owner, side),
         "gsi1sk": copy.outsourcing_id,
         "gsi2pk": keys.outsourcings_by_status(owner, side, status.value),
         "gsi2sk": copy.outsourcing_id,
-        "gsi3pk": keys.expiry_day(accept_by) if expiring and accept_by else None,
-        "gsi3sk": (
-            keys.expiry_sort(accept_by, owner, copy.outsourcing_id)
-            if expiring and accept_by
-            else None
-        ),
+        "gsi3pk": gsi3[0],
+        "gsi3sk": gsi3[1],
     }
 
 
@@ -169,8 +177,16 @@ def _outsourcing_record(copy: Outsourcing) -> OutsourcingRecord:
         history=[HistoryEntryMap.of(entry) for entry in copy.history],
         created_at=copy.created_at,
         updated_at=copy.updated_at,
-        **_indexes(copy, copy.status),
+        subcontractor_id=copy.subcontractor_id,
+        assignee_id=copy.assignee_id,
+        search_text=_search_text(copy.ticket),
+        **_indexes(copy, copy.status, copy.assignee_id),
     )
+
+
+def _search_text(snapshot: TicketSnapshot) -> str:
+    found = (snapshot.number, snapshot.title, snapshot.site, snapshot.organization)
+    return " ".join(part for part in found if part).lower()
 
 
 def outsourcing_from(record: OutsourcingRecord) -> Outsourcing:
@@ -194,6 +210,8 @@ def outsourcing_from(record: OutsourcingRecord) -> Outsourcing:
         updated_at=record.updated_at,
         insourced_ticket_id=record.insourced_ticket_id,
         history=tuple(entry.to_domain() for entry in record.history or ()),
+        subcontractor_id=record.subcontractor_id,
+        assignee_id=record.assignee_id,
         version=int(record.version or 1),
     )
 
@@ -226,7 +244,8 @@ def _count_update(
 
 
 def _copy_actions(plan: TransitionPlan, copy: Outsourcing) -> list[Action]:
-    indexes = _indexes(copy, plan.new_status)
+    assignee = plan.copy_changes.get("assignee_id", copy.assignee_id)
+    indexes = _indexes(copy, plan.new_status, assignee)
     del indexes["gsi1pk"], indexes["gsi1sk"]
     history = [HistoryEntryMap.of(entry) for entry in (*copy.history, plan.entry)]
     stored: dict[str, Any] = {
@@ -356,6 +375,65 @@ class DynamoOutsourcingRepository:
         except DoesNotExist:
             return {status: 0 for status in OutsourceStatus}
         return {status: int(getattr(record, status.value) or 0) for status in OutsourceStatus}
+
+    def find(
+        self, owner_id: str, wanted: CopyFilter, limit: int, cursor: str | None
+    ) -> Page[Outsourcing]:
+        side = Side.RECEIVER.value
+        filters: list[Any] = []
+        index: Any
+        if wanted.assignee_id:
+            index, hash_attr = OutsourcingRecord.gsi3, "gsi3pk"
+            hash_value = keys.outsourcings_assigned_to(owner_id, wanted.assignee_id)
+            if wanted.status is not None:
+                filters.append(OutsourcingRecord.status == wanted.status)
+        elif wanted.status is not None:
+            index, hash_attr = OutsourcingRecord.gsi2, "gsi2pk"
+            hash_value = keys.outsourcings_by_status(owner_id, side, wanted.status.value)
+        else:
+            index, hash_attr = OutsourcingRecord.gsi1, "gsi1pk"
+            hash_value = keys.outsourcings_of(owner_id, side)
+        if wanted.text:
+            filters.append(OutsourcingRecord.search_text.contains(wanted.text.lower()))
+        condition = None
+        for found in filters:
+            condition = found if condition is None else condition & found
+        return ListQuery(
+            query=index.query,
+            hash_value=hash_value,
+            record_type=OutsourcingRecord,
+            to_domain=outsourcing_from,
+            expected={hash_attr: hash_value, "pk": keys.tenant_pk(owner_id)},
+            prefixes={"sk": keys.OUTSOURCING_PREFIX},
+            filter_condition=condition,
+            newest_first=True,
+        ).page(limit, cursor)
+
+    def assign(self, copy: Outsourcing, assignee_id: str, at: datetime) -> Outsourcing:
+        record = _copy_key(copy)
+        indexes = _indexes(copy, copy.status, assignee_id)
+        try:
+            record.update(
+                actions=set_actions(
+                    OutsourcingRecord,
+                    {
+                        "assignee_id": assignee_id,
+                        "updated_at": at,
+                        "gsi3pk": indexes["gsi3pk"],
+                        "gsi3sk": indexes["gsi3sk"],
+                    },
+                ),
+                condition=OutsourcingRecord.status == copy.status,
+                add_version_condition=False,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise ConflictError(
+                    "The outsourcing changed meanwhile; read it again.",
+                    code="invalid_transition",
+                ) from exc
+            raise
+        return outsourcing_from(record)
 
     def due_for_expiry(self, now: datetime, days_back: int) -> Sequence[Outsourcing]:
         """Lead copies still assigned whose accept-by deadline has passed (system job)."""

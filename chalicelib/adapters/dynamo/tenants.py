@@ -20,7 +20,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.attributes import DomainMap, EnumAttribute
+from chalicelib.adapters.dynamo.attributes import DecimalAttribute, DomainMap, EnumAttribute
 from chalicelib.adapters.dynamo.operations import (
     UNGUARDED,
     ListQuery,
@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamo.operations import (
 )
 from chalicelib.adapters.dynamo.table import Record
 from chalicelib.domain.errors import ConflictError, NotFoundError
+from chalicelib.domain.fees import FeePlan
 from chalicelib.domain.tenants import (
     AgreementAcceptance,
     ApiKey,
@@ -57,6 +58,14 @@ class SettingsMap(DomainMap[OutsourcingSettings]):
     invitation_expiry_days = NumberAttribute(null=True)
 
 
+class FeePlanMap(DomainMap[FeePlan]):
+    domain = FeePlan
+
+    amount = DecimalAttribute()
+    currency = UnicodeAttribute()
+    set_at = UTCDateTimeAttribute(null=True)
+
+
 class TenantRecord(Record, discriminator="tenant"):
     name = UnicodeAttribute()
     language = UnicodeAttribute()
@@ -67,6 +76,7 @@ class TenantRecord(Record, discriminator="tenant"):
     agreement = AgreementMap(null=True)
     active_all_keys = NumberAttribute(default=0)
     settings = SettingsMap(null=True)
+    fee_plan = FeePlanMap(null=True)
 
 
 class ApiKeyRecord(Record, discriminator="api_key"):
@@ -91,6 +101,7 @@ def _tenant_from(record: TenantRecord) -> Tenant:
         active_all_keys=int(record.active_all_keys or 0),
         settings=record.settings.to_domain() if record.settings else OutsourcingSettings(),
         version=int(record.version or 1),
+        fee_plan=record.fee_plan.to_domain() if record.fee_plan else None,
     )
 
 
@@ -108,12 +119,14 @@ def _tenant_record(tenant: Tenant) -> TenantRecord:
         agreement=AgreementMap.of(tenant.agreement) if tenant.agreement else None,
         active_all_keys=tenant.active_all_keys,
         settings=SettingsMap.of(tenant.settings),
+        fee_plan=FeePlanMap.of(tenant.fee_plan) if tenant.fee_plan else None,
     )
 
 
 _TENANT_MAPS: dict[str, type[DomainMap[Any]]] = {
     "agreement": AgreementMap,
     "settings": SettingsMap,
+    "fee_plan": FeePlanMap,
 }
 
 
