@@ -24,6 +24,7 @@ from chalicelib.api import (  # noqa: E402
 from chalicelib.api.routing import http_middleware  # noqa: E402
 from chalicelib.jobs import expire_outsourcings, jobs  # noqa: E402
 from chalicelib.observability import middleware  # noqa: E402
+from chalicelib.portal.routes import blueprint as portal  # noqa: E402
 from chalicelib.streams.handler import on_table_change, streams  # noqa: E402
 from chalicelib.streams.retry import operations, retry_dead_letters  # noqa: E402
 
@@ -48,6 +49,7 @@ for module in (
 app.register_blueprint(streams)
 app.register_blueprint(jobs)
 app.register_blueprint(operations)
+app.register_blueprint(portal)
 
 # Every function's Lambda handler is in this module (infra/aws/resources.json sets them), so each
 # function runs the composed app: a Blueprint's handlers get the middleware only once the

@@ -61,6 +61,7 @@ from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.outsourcing import OutsourcingPorts
 from chalicelib.service.partners import PartnerPorts
 from chalicelib.service.portal_accounts import PortalPorts
+from chalicelib.service.portal_work import PortalWorkPorts
 from chalicelib.service.replication import ReplicationPorts
 from chalicelib.service.subcontractors import PortalAccess, SubcontractorPorts
 
@@ -133,6 +134,17 @@ class Container:
             sessions=DynamoSessionStore(),
             throttle=DynamoSignInThrottle(),
             access=self.portal_access,
+        )
+
+    @cached_property
+    def portal_work_ports(self) -> PortalWorkPorts:
+        files = self.files
+        assert isinstance(files, S3FileStore)  # its upload forms can send the browser back
+        return PortalWorkPorts(
+            outsourcing=self.outsourcing_ports,
+            items=self.item_ports,
+            users=self.portal_users,
+            uploads=files,
         )
 
     @cached_property

@@ -17,9 +17,19 @@ class S3FileStore:
     The S3 client is made on first use: most requests that carry a file store never touch it.
     """
 
-    def __init__(self, client: Callable[[], Any], bucket: str) -> None:
+    def __init__(
+        self, client: Callable[[], Any], bucket: str, *, success_redirect: str | None = None
+    ) -> None:
         self._client = client
         self._bucket = bucket
+        # Where a browser that posted an upload form is sent once S3 stored the file (S3 adds
+        # ``bucket``, ``key`` and ``etag`` to its query); None answers 204 (API clients).
+        self._success_redirect = success_redirect
+
+    def redirecting(self, url: str) -> S3FileStore:
+        """The same store, whose upload forms send the browser to ``url`` after the upload
+        (the portal's plain HTML forms post straight to S3)."""
+        return S3FileStore(self._client, self._bucket, success_redirect=url)
 
     @cached_property
     def _s3(self) -> Any:
@@ -29,14 +39,20 @@ class S3FileStore:
         self, key: str, content_type: str, size: int, expires_in: int
     ) -> PresignedUpload:
         """A POST policy that accepts exactly ``size`` bytes of ``content_type`` at ``key``."""
+        fields: dict[str, str] = {"Content-Type": content_type}
+        conditions: list[Any] = [
+            {"Content-Type": content_type},
+            ["content-length-range", size, size],
+        ]
+        if self._success_redirect is not None:
+            # Every form field must be in the signed policy, the redirect too.
+            fields["success_action_redirect"] = self._success_redirect
+            conditions.append({"success_action_redirect": self._success_redirect})
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
             Key=key,
-            Fields={"Content-Type": content_type},
-            Conditions=[
-                {"Content-Type": content_type},
-                ["content-length-range", size, size],
-            ],
+            Fields=fields,
+            Conditions=conditions,
             ExpiresIn=expires_in,
         )
         return PresignedUpload(

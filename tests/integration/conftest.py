@@ -228,11 +228,20 @@ def _harness(
         reset_container()
         dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
         provisioned = provision(
-            Clients(dynamodb=dynamodb, s3=boto3.client("s3"), ses=boto3.client("ses")),
+            Clients(
+                dynamodb=dynamodb,
+                s3=boto3.client("s3"),
+                ses=boto3.client("ses"),
+                cognito=boto3.client("cognito-idp"),
+            ),
             table_name=table_name,
             bucket_name=bucket_name,
             mail_from=env["MAIL_FROM"],
         )
+        # The portal's users live in the pool (made now: its ids exist only once it does).
+        monkeypatch.setenv("USER_POOL_ID", provisioned.user_pool_id or "")
+        monkeypatch.setenv("USER_POOL_CLIENT_ID", provisioned.user_pool_client_id or "")
+        reset_container()
         from app import app
 
         pump = StreamPump(

@@ -1,0 +1,1 @@
+"""The Subcontractor Portal: server-rendered HTML over the portal use cases (cookie session)."""
