@@ -838,3 +838,32 @@ class FakeFeeRepository:
 
     def __len__(self) -> int:
         return len(self.fees)
+
+
+class FakeBrowserUploads:
+    """Upload forms of a FakeFileStore that send the browser to a page afterwards (the same
+    objects: an upload through one is seen by the other)."""
+
+    def __init__(self, files: FakeFileStore) -> None:
+        self.files = files
+        self.redirects: list[str] = []
+
+    def redirecting(self, url: str) -> FakeFileStore:
+        self.redirects.append(url)
+        redirecting = _RedirectingFileStore(url)
+        redirecting.objects = self.files.objects
+        redirecting.deleted = self.files.deleted
+        return redirecting
+
+
+class _RedirectingFileStore(FakeFileStore):
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+
+    def presign_upload(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> PresignedUpload:
+        upload = super().presign_upload(key, content_type, size, expires_in)
+        fields = {**upload.fields, "success_action_redirect": self.url}
+        return dataclasses.replace(upload, fields=fields)
