@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import ConflictError, NotFoundError
+from chalicelib.domain.fees import CurrencyTotal, FeeRecord, Month
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.items import Note, Origin
 from chalicelib.domain.outsourcing import (
@@ -37,6 +38,7 @@ from chalicelib.domain.tenants import AgreementAcceptance, OutsourcingSettings, 
 from chalicelib.domain.tickets import Ticket, TicketStatus
 from chalicelib.ports import (
     ApiKeyRepository,
+    FeeRepository,
     IdempotencyStore,
     InvitationRepository,
     ItemRepository,
@@ -875,3 +877,134 @@ class OutsourcingRepositoryContract(SyncRepositoryContract):
         assert passed.outsourcing_id in {
             c.outsourcing_id for c in repos.outsourcings.due_for_expiry(now + timedelta(days=1), 3)
         }
+
+
+# -- fees --------------------------------------------------------------------------------------
+
+
+def _fee(tenant_id: str, accepted_at: datetime, **fields: object) -> FeeRecord:
+    base: dict[str, object] = {
+        "tenant_id": tenant_id,
+        "outsourcing_id": new_id(),
+        "subcontractor_id": new_id(),
+        "company_id": new_id(),
+        "company_name": 'Müller & Söhne, "Field" Service',
+        "accepted_at": accepted_at,
+        "amount": Decimal("12.3456"),
+        "currency": "EUR",
+    }
+    return FeeRecord(**{**base, **fields})  # type: ignore[arg-type]
+
+
+class FeeRepositoryContract:
+    """Subclasses provide the ``fees`` fixture: exactly one fee per acceptance, counted once."""
+
+    NOVEMBER = Month(2026, 11)
+
+    @pytest.fixture
+    def fees(self) -> FeeRepository:
+        raise NotImplementedError
+
+    @staticmethod
+    def _listed(fees: FeeRepository, tenant_id: str, month: Month, limit: int) -> list[str]:
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = fees.list(tenant_id, month, limit, cursor)
+            seen += [f.outsourcing_id for f in page.items]
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    def test_a_fee_is_stored_once_and_counted_once(self, fees: FeeRepository) -> None:
+        # Given a metered acceptance
+        fee = _fee(new_id(), datetime(2026, 11, 25, 9, 30, 15, 123000, tzinfo=UTC))
+        assert fees.add(fee) is True
+        # When the same acceptance is written again, even priced differently
+        again = dataclasses.replace(fee, amount=Decimal(99), company_name="Other")
+        assert fees.add(again) is False
+        # Then there is one fee, as first written, and the month counts it once
+        assert fees.list(fee.tenant_id, self.NOVEMBER, 10, None).items == [fee]
+        assert fees.total(fee.tenant_id, self.NOVEMBER).by_currency == (
+            CurrencyTotal("EUR", 1, Decimal("12.3456")),
+        )
+
+    def test_every_field_round_trips(self, fees: FeeRepository) -> None:
+        # Given a fee without a subcontractor relationship and without a fee plan
+        fee = _fee(
+            new_id(),
+            datetime(2026, 11, 2, tzinfo=UTC),
+            subcontractor_id=None,
+            amount=Decimal(0),
+            currency="USD",
+            fee_plan_set=False,
+        )
+        # When it is stored and listed
+        fees.add(fee)
+        (stored,) = fees.list(fee.tenant_id, self.NOVEMBER, 10, None).items
+        # Then it reads back as written
+        assert stored == fee
+        assert stored.subcontractor_id is None
+        assert stored.fee_plan_set is False
+        assert fees.total(fee.tenant_id, self.NOVEMBER).by_currency == (
+            CurrencyTotal("USD", 1, Decimal(0)),
+        )
+
+    def test_a_month_lists_its_fees_oldest_first_in_pages_and_sums_them(
+        self, fees: FeeRepository
+    ) -> None:
+        # Given three fees of one tenant in November, entered out of order
+        tenant_id = new_id()
+        days = [datetime(2026, 11, day, 8, tzinfo=UTC) for day in (20, 3, 11)]
+        made = [_fee(tenant_id, day, amount=Decimal("10.5")) for day in days]
+        for fee in made:
+            fees.add(fee)
+        # When the month is listed a page of two at a time
+        listed = self._listed(fees, tenant_id, self.NOVEMBER, 2)
+        # Then every fee is there once, oldest acceptance first, and the total sums them
+        by_time = sorted(made, key=lambda f: f.accepted_at)
+        assert listed == [f.outsourcing_id for f in by_time]
+        assert fees.total(tenant_id, self.NOVEMBER).by_currency == (
+            CurrencyTotal("EUR", 3, Decimal("31.5")),
+        )
+
+    def test_months_are_utc_calendar_months(self, fees: FeeRepository) -> None:
+        # Given fees accepted just before and just after midnight UTC at the end of November
+        tenant_id = new_id()
+        late = _fee(tenant_id, datetime(2026, 11, 30, 23, 59, 59, 999000, tzinfo=UTC))
+        early_local = datetime(2026, 12, 1, 1, 0, tzinfo=timezone(timedelta(hours=2)))
+        first = _fee(tenant_id, datetime(2026, 12, 1, tzinfo=UTC))
+        for fee in (late, _fee(tenant_id, early_local), first):
+            fees.add(fee)
+        # Then the one accepted at 01:00+02:00 (23:00 UTC) is November's, the other December's
+        assert len(self._listed(fees, tenant_id, self.NOVEMBER, 10)) == 2
+        assert self._listed(fees, tenant_id, Month(2026, 12), 10) == [first.outsourcing_id]
+        assert fees.total(tenant_id, self.NOVEMBER).by_currency[0].count == 2
+        assert fees.total(tenant_id, Month(2026, 12)).by_currency[0].count == 1
+        assert fees.total(tenant_id, Month(2026, 10)).by_currency == ()
+
+    def test_a_tenants_fees_are_its_own(self, fees: FeeRepository) -> None:
+        # Given a fee of one tenant
+        mine, other = new_id(), new_id()
+        fees.add(_fee(mine, datetime(2026, 11, 5, tzinfo=UTC)))
+        # Then another tenant lists and totals nothing for that month
+        assert fees.list(other, self.NOVEMBER, 10, None).items == []
+        assert fees.total(other, self.NOVEMBER).by_currency == ()
+
+    def test_currencies_are_totalled_apart(self, fees: FeeRepository) -> None:
+        # Given fees in two currencies in one month (the plan's currency changed)
+        tenant_id = new_id()
+        for amount, currency in (("5", "EUR"), ("7.25", "USD"), ("0.0001", "USD")):
+            fees.add(
+                _fee(
+                    tenant_id,
+                    datetime(2026, 11, 9, tzinfo=UTC),
+                    amount=Decimal(amount),
+                    currency=currency,
+                )
+            )
+        # Then each currency has its own count and sum
+        assert fees.total(tenant_id, self.NOVEMBER).by_currency == (
+            CurrencyTotal("EUR", 1, Decimal(5)),
+            CurrencyTotal("USD", 2, Decimal("7.2501")),
+        )

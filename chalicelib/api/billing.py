@@ -15,6 +15,7 @@ from chalicelib.api.models.billing import (
 )
 from chalicelib.api.routing import Api, Call
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.fees import Month
 from chalicelib.domain.tenants import Permission
 from chalicelib.service import fees as service
 from chalicelib.service.fees import FeeQuery, SetFeePlan
@@ -88,13 +89,14 @@ def billing_fees(call: Call[None, BillingQuery]) -> FeeStatementOut | Response:
 @api.route(
     "GET",
     "/v1/outsourcing/fees",
-    summary="This tenant's fee records of a month with the month's total",
+    summary="This tenant's fee records of a month (default: this month) with the month's total",
     permission=Permission.ALL,
 )
 def own_fees(call: Call[None, TenantFeesQuery]) -> FeeStatementOut:
     query = call.query
+    month = query.month or str(Month.of(call.now))
     statement = service.fee_statement(
         call.container.fee_ports,
-        FeeQuery(tenant_id=call.tenant_id, month=query.month, paging=query.paging),
+        FeeQuery(tenant_id=call.tenant_id, month=month, paging=query.paging),
     )
     return FeeStatementOut.of(statement)

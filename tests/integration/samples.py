@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.models import outsourcing, partners, subcontractors, tenants, tickets
+from chalicelib.api.models import billing, outsourcing, partners, subcontractors, tenants, tickets
 
 VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     tenants.TenantCreate: {
@@ -39,6 +39,7 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
         },
     },
     outsourcing.ReasonBody: {"reason": "Not this week"},
+    billing.FeePlanIn: {"amount": "2.50", "currency": "EUR"},
     subcontractors.SubcontractorCreate: {
         "company_name": "Fixit Ltd",
         "admin_email": "admin@fixit.example",

@@ -70,6 +70,7 @@ def test_mutated_bodies_never_cause_a_500(harness: Harness, spec: RouteSpec) -> 
             {"file_name": "a.txt", "content_type": "text/plain", "size": 1},
         ).json["attachment_id"],
     }
+    ids["tenant_id"] = tenant.tenant_id
     if "{partnership_id}" in spec.path:
         ids["partnership_id"] = harness.partner(harness.create_tenant(), tenant)
     if "{outsourcing_id}" in spec.path:

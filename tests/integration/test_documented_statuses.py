@@ -98,6 +98,7 @@ def _world(harness: Harness) -> World:
             "outsourcing_id": [outsourcing_id],
             "invitation_id": [invitation["id"]],
             "key_id": [low["id"], *all_keys],
+            "tenant_id": [lead.tenant_id],
             **{name: [value] for name, value in item_ids.items()},
         },
         values={

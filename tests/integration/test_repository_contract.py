@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.container import get_container
+from chalicelib.ports import FeeRepository
 from tests.integration.conftest import Harness
-from tests.repository_contract import OutsourcingRepositoryContract, Repos
+from tests.repository_contract import (
+    FeeRepositoryContract,
+    OutsourcingRepositoryContract,
+    Repos,
+)
 
 
-class TestDynamoRepositories(OutsourcingRepositoryContract):
+class TestDynamoRepositories(OutsourcingRepositoryContract, FeeRepositoryContract):
+    @pytest.fixture
+    def fees(self, harness: Harness) -> FeeRepository:
+        return get_container().fees
+
     @pytest.fixture
     def repos(self, harness: Harness) -> Repos:
         container = get_container()

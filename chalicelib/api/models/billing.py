@@ -61,7 +61,7 @@ class BillingQuery(PageQuery):
 
 
 class TenantFeesQuery(PageQuery):
-    month: MonthText
+    month: MonthText | None = Field(None, description="Default: the current month (UTC)")
 
 
 class FeeOut(ResponseModel):
