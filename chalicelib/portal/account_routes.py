@@ -37,17 +37,26 @@ DONE = {
 }
 
 
-@blueprint.route("/portal/static/portal.css", methods=["GET"], name="portal_stylesheet")
-def stylesheet() -> Response:
+def _static(name: str) -> Response:
     # Cached for good: its URL carries a hash of its content.
     headers = security_headers()
     headers.update(
         {
-            "Content-Type": "text/css; charset=utf-8",
+            "Content-Type": f"{pages.STATIC_TYPES[name]}; charset=utf-8",
             "Cache-Control": "public, max-age=31536000, immutable",
         }
     )
-    return Response(body=pages.stylesheet()[0], status_code=200, headers=headers)
+    return Response(body=pages.static_file(name)[0], status_code=200, headers=headers)
+
+
+@blueprint.route("/portal/static/portal.css", methods=["GET"], name="portal_stylesheet")
+def stylesheet() -> Response:
+    return _static("portal.css")
+
+
+@blueprint.route("/portal/static/portal.js", methods=["GET"], name="portal_script")
+def script() -> Response:
+    return _static("portal.js")
 
 
 # -- sign-in and out ----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
-STYLESHEET = HERE / "static" / "portal.css"
 
 
 def _when(value: datetime | date | None) -> str:
@@ -64,9 +63,13 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-@lru_cache(maxsize=1)
-def stylesheet() -> tuple[str, str]:
-    """The stylesheet and a short hash of it (its URL carries the hash, so it can be cached for
-    good: a new stylesheet has a new URL)."""
-    text = STYLESHEET.read_text()
+STATIC = HERE / "static"
+STATIC_TYPES = {"portal.css": "text/css", "portal.js": "text/javascript"}
+
+
+@lru_cache(maxsize=4)
+def static_file(name: str) -> tuple[str, str]:
+    """A static file's text and a short hash of it (its URL carries the hash, so it can be
+    cached for good: a changed file has a new URL)."""
+    text = (STATIC / name).read_text()
     return text, hashlib.sha256(text.encode()).hexdigest()[:12]

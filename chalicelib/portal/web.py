@@ -116,11 +116,11 @@ def cookie(name: str, value: str, path: str, max_age: int | None = None) -> str:
 
 def security_headers(form_action: str = "") -> dict[str, str | list[str]]:
     """Every portal answer: no framing, no referrer (links may carry one-time tokens), no inline
-    script, nothing but our own stylesheet."""
+    script or style, nothing but our own stylesheet and script."""
     extra = f" {form_action}" if form_action else ""
     return {
         "Content-Security-Policy": (
-            "default-src 'none'; style-src 'self'; img-src 'self'; "
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
             f"form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
         ),
         "X-Frame-Options": "DENY",
@@ -157,10 +157,6 @@ class Portal:
         return self.signed_in.csrf if self.signed_in is not None else self.form_token
 
     @property
-    def user(self) -> Any:
-        return self.signed_in.user if self.signed_in is not None else None
-
-    @property
     def me(self) -> SignedIn:
         assert self.signed_in is not None
         return self.signed_in
@@ -170,7 +166,7 @@ class Portal:
         return self.prefix + path + ("?" + urlencode(given) if given else "")
 
     def static(self, name: str) -> str:
-        return self.url(f"/portal/static/{name}", v=pages.stylesheet()[1])
+        return self.url(f"/portal/static/{name}", v=pages.static_file(name)[1])
 
     def query(self, model: type[M]) -> M:
         values: dict[str, str] = {}

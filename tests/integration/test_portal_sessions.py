@@ -247,7 +247,8 @@ def test_pages_carry_the_security_headers_and_are_not_cached(harness: Harness) -
     ):
         # Then each forbids framing, inline script and referrers, and is not stored
         csp = reply.headers["Content-Security-Policy"]
-        assert "default-src 'none'" in csp and "script-src" not in csp
+        assert "default-src 'none'" in csp and "script-src 'self';" in csp
+        assert "unsafe-inline" not in csp
         assert "frame-ancestors 'none'" in csp
         assert reply.headers["X-Frame-Options"] == "DENY"
         assert reply.headers["Referrer-Policy"] == "no-referrer"
@@ -257,3 +258,6 @@ def test_pages_carry_the_security_headers_and_are_not_cached(harness: Harness) -
     css = Browser(harness).get("/portal/static/portal.css")
     assert css.status_code == 200 and "immutable" in css.headers["Cache-Control"]
     assert "@media print" in css.text
+    script = Browser(harness).get("/portal/static/portal.js")
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert "immutable" in script.headers["Cache-Control"]
