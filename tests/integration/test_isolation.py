@@ -42,7 +42,16 @@ def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
     invitation = harness.invite(owner)["id"]
     outsourced = harness.create_ticket(owner)["ticket_id"]
     outsourcing = harness.outsource(owner, outsourced, partnership)["outsourcing_id"]
+    subcontractor = harness.post(
+        "/v1/subcontractors",
+        owner.key,
+        {
+            "company_name": "Fixit Ltd",
+            "admin_email": f"admin-{owner.tenant_id.lower()}@fixit.example",
+        },
+    ).json["subcontractor_id"]
     return {
+        "subcontractor_id": subcontractor,
         "outsourcing_id": outsourcing,
         "partnership_id": partnership,
         "invitation_id": invitation,
@@ -75,6 +84,7 @@ def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
         harness.get("/v1/partners", owner.key).json,
         harness.get("/v1/tenant", owner.key).json,
         harness.get("/v1/outsourcings?side=lead", owner.key).json,
+        harness.get("/v1/subcontractors", owner.key).json,
     )
 
 

@@ -261,12 +261,12 @@ RECEIVER_CASES: list[tuple[dict[str, str], int, str]] = [
     ({"partnership_id": "P", "network_id": "N"}, 400, "validation_error"),
     ({"subcontractor_id": "S", "network_id": "N"}, 400, "validation_error"),
     ({"partnership_id": "P", "subcontractor_id": "S", "network_id": "N"}, 400, "validation_error"),
-    ({"subcontractor_id": "S"}, 422, "lane_not_available"),
+    ({"subcontractor_id": "S"}, 404, "not_found"),  # an unknown (or another lead's) one
     ({"network_id": "N"}, 422, "lane_not_available"),
 ]
 
 
-def test_outsourcing_names_exactly_one_receiver_and_only_partners_for_now(
+def test_outsourcing_names_exactly_one_receiver_and_no_network_yet(
     harness: Harness,
 ) -> None:
     lead, _, partnership_id = _partners(harness)

@@ -176,7 +176,10 @@ class DynamoTenantRepository:
 
     def get(self, tenant_id: str) -> Tenant:
         try:
-            record = TenantRecord.get(keys.tenant_pk(tenant_id), keys.TENANT_SK)
+            # Strongly consistent: a tenant's settings and fee plan decide what happens next.
+            record = TenantRecord.get(
+                keys.tenant_pk(tenant_id), keys.TENANT_SK, consistent_read=True
+            )
         except DoesNotExist as exc:
             raise NotFoundError("No such tenant.") from exc
         return _tenant_from(record)
