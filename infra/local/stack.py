@@ -294,6 +294,7 @@ class Stack:
                 "DEAD_LETTER_QUEUE_URL": resources["dead_letter_queue_url"] or "",
                 "OPERATOR_KEY": operator_key,
                 "API_BASE_URL": self.api_url,
+                "PORTAL_URL": f"{self.api_url}/portal",
                 "LOCAL_STATE_DIR": str(self.state),
             }
         )

@@ -247,6 +247,10 @@ def _copy_actions(plan: TransitionPlan, copy: Outsourcing) -> list[Action]:
     assignee = plan.copy_changes.get("assignee_id", copy.assignee_id)
     indexes = _indexes(copy, plan.new_status, assignee)
     del indexes["gsi1pk"], indexes["gsi1sk"]
+    if copy.side is Side.RECEIVER and "assignee_id" not in plan.copy_changes:
+        # A receiver's gsi3 follows its assignee, which a transition does not change: writing it
+        # from the copy read earlier could undo a reassignment made meanwhile.
+        del indexes["gsi3pk"], indexes["gsi3sk"]
     history = [HistoryEntryMap.of(entry) for entry in (*copy.history, plan.entry)]
     stored: dict[str, Any] = {
         "status": plan.new_status,
