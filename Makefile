@@ -6,14 +6,15 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e fuzz lint format bench package clean retry-dead-letters
+.PHONY: run test test-unit test-integration test-e2e screenshots fuzz lint format bench package clean retry-dead-letters
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# DynamoDB Local (Amazon's engine, run on Java 17) for the second backend of the integration tier.
+# DynamoDB Local (Amazon's engine, run on Java 17) for the second backend of the integration tier,
+# and axe-core for the portal's accessibility checks in the browser tests.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
@@ -29,8 +30,16 @@ run: $(STAMP)
 	fi
 	$(BIN)/python -m infra.local.stack
 
-test: $(STAMP) $(NODE_STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+# Debian's Chromium for the portal's browser tests (Playwright drives it; Playwright's own browser
+# download is not used). Installed through apt (as root, as CI runs) only when it is missing.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# `loadgroup`: a module marked with an xdist_group (the browser tests) stays on one worker.
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -38,8 +47,12 @@ test-unit: $(STAMP)
 test-integration: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
-test-e2e: $(STAMP)
+test-e2e: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest tests/e2e $(PYTEST_ARGS)
+
+# The portal in the browser alone; its screenshots land in build/screenshots/.
+screenshots: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
+	$(BIN)/python -m pytest tests/e2e/test_portal_browser.py $(PYTEST_ARGS)
 
 # The whole fuzzer (make test runs a bounded few examples of the same test).
 FUZZ_MAX_EXAMPLES ?= 100
