@@ -1,0 +1,85 @@
+"""The interfaces the service layer needs. Adapters implement them; tests pass fakes.
+
+Repositories speak domain objects only and raise domain errors (``NotFoundError``,
+``ConflictError``) rather than storage exceptions. The interfaces are grouped by area in this
+package's modules (``common``, ``accounts``, ``work``, ``portal``, ``fees``) and all importable
+from here.
+"""
+
+from __future__ import annotations
+
+from chalicelib.ports.accounts import (
+    ApiKeyRepository,
+    InvitationRepository,
+    PartnershipRepository,
+    TenantRepository,
+)
+from chalicelib.ports.common import (
+    DeadLetter,
+    DeadLetterQueue,
+    Email,
+    FileStore,
+    IdempotencyRecord,
+    IdempotencyStore,
+    Mailer,
+    MailQuota,
+    Page,
+    Paging,
+    PresignedUpload,
+    StoredResponse,
+    StreamRead,
+    StreamReader,
+)
+from chalicelib.ports.fees import (
+    FeeRepository,
+)
+from chalicelib.ports.portal import (
+    IdentityProvider,
+    PortalUserRepository,
+    SessionStore,
+    SignInThrottle,
+    SubcontractorRepository,
+    ThrottleRule,
+)
+from chalicelib.ports.work import (
+    CopyFilter,
+    ItemRepository,
+    OutsourcingRepository,
+    TicketChange,
+    TicketRepository,
+    TransitionPlan,
+)
+
+__all__ = [
+    "ApiKeyRepository",
+    "CopyFilter",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "Email",
+    "FeeRepository",
+    "FileStore",
+    "IdempotencyRecord",
+    "IdempotencyStore",
+    "IdentityProvider",
+    "InvitationRepository",
+    "ItemRepository",
+    "MailQuota",
+    "Mailer",
+    "OutsourcingRepository",
+    "Page",
+    "Paging",
+    "PartnershipRepository",
+    "PortalUserRepository",
+    "PresignedUpload",
+    "SessionStore",
+    "SignInThrottle",
+    "StoredResponse",
+    "StreamRead",
+    "StreamReader",
+    "SubcontractorRepository",
+    "TenantRepository",
+    "ThrottleRule",
+    "TicketChange",
+    "TicketRepository",
+    "TransitionPlan",
+]
