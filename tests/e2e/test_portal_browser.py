@@ -241,7 +241,10 @@ def test_the_admin_works_a_ticket_from_acceptance_to_approval(
 
     # And a file: choosing it fills in its name, type and size (the portal's own script)
     chosen = {"name": "report.pdf", "mimeType": "application/pdf", "buffer": REPORT}
-    page.get_by_label("Choose the file to fill in the fields below").set_input_files(chosen)
+    # (the picker shows once the deferred script has run: wait for it, as a person would)
+    picker = page.get_by_label("Choose the file to fill in the fields below")
+    expect(picker).to_be_visible()
+    picker.set_input_files(chosen)
     expect(page.get_by_label("File name")).to_have_value("report.pdf")
     expect(page.get_by_label("Size in bytes")).to_have_value(str(len(REPORT)))
     expect(page.get_by_label("File type")).to_have_value("application/pdf")
