@@ -14,6 +14,7 @@ from chalicelib.api import (  # noqa: E402
     billing,
     health,
     items,
+    notifications,
     outsourcing,
     outsourcing_setup,
     partners,
@@ -22,7 +23,7 @@ from chalicelib.api import (  # noqa: E402
     tickets,
 )
 from chalicelib.api.routing import http_middleware  # noqa: E402
-from chalicelib.jobs import expire_outsourcings, jobs  # noqa: E402
+from chalicelib.jobs import expire_outsourcings, jobs, retry_notifications  # noqa: E402
 from chalicelib.observability import middleware  # noqa: E402
 from chalicelib.portal.routes import blueprint as portal  # noqa: E402
 from chalicelib.streams.handler import on_table_change, streams  # noqa: E402
@@ -44,6 +45,7 @@ for module in (
     subcontractors,
     outsourcing,
     billing,
+    notifications,
 ):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)
@@ -57,6 +59,7 @@ app.register_blueprint(portal)
 HANDLERS = {
     "table_stream": on_table_change,
     "expire_outsourcings": expire_outsourcings,
+    "retry_notifications": retry_notifications,
     "retry_dead_letters": retry_dead_letters,
 }
 

@@ -16,6 +16,7 @@ from chalicelib.adapters.dynamo import connection
 from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
 from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
 from chalicelib.adapters.dynamo.items import DynamoItemRepository
+from chalicelib.adapters.dynamo.notifications import DynamoNotificationRepository
 from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
 from chalicelib.adapters.dynamo.partners import (
     DynamoInvitationRepository,
@@ -46,6 +47,7 @@ from chalicelib.ports import (
     InvitationRepository,
     ItemRepository,
     Mailer,
+    NotificationRepository,
     OutsourcingRepository,
     PartnershipRepository,
     PortalUserRepository,
@@ -57,6 +59,7 @@ from chalicelib.ports import (
 from chalicelib.service.api_keys import AuthCache, KeyPorts
 from chalicelib.service.fees import FeePorts
 from chalicelib.service.items import ItemPorts
+from chalicelib.service.notifications import NotificationPorts
 from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.outsourcing import OutsourcingPorts
 from chalicelib.service.partners import PartnerPorts
@@ -177,6 +180,18 @@ class Container:
     def fee_ports(self) -> FeePorts:
         return FeePorts(tenants=self.tenants, fees=self.fees)
 
+    @cached_property
+    def notification_ports(self) -> NotificationPorts:
+        return NotificationPorts(
+            tenants=self.tenants,
+            outsourcings=self.outsourcings,
+            users=self.portal_users,
+            notifications=self.notifications,
+            mailer=self.mailer,
+            allowance=self.mail_allowance,
+            portal_url=self.settings.portal_url,
+        )
+
     # -- adapters -------------------------------------------------------------------------------
 
     @cached_property
@@ -210,6 +225,10 @@ class Container:
     @cached_property
     def fees(self) -> FeeRepository:
         return DynamoFeeRepository()
+
+    @cached_property
+    def notifications(self) -> NotificationRepository:
+        return DynamoNotificationRepository()
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

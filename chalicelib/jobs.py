@@ -8,6 +8,7 @@ from chalice.app import Blueprint, CloudWatchEvent, Rate
 
 from chalicelib.container import get_container
 from chalicelib.domain.clock import utcnow
+from chalicelib.service.notifications import retry_due
 from chalicelib.service.outsourcing import expire_due
 
 jobs = Blueprint(__name__)
@@ -17,3 +18,10 @@ jobs = Blueprint(__name__)
 def expire_outsourcings(event: CloudWatchEvent) -> dict[str, Any]:
     """Expire assigned outsourcings whose accept-by deadline has passed (every minute)."""
     return {"expired": expire_due(get_container().outsourcing_ports, utcnow())}
+
+
+@jobs.schedule(Rate(1, unit=Rate.MINUTES), name="retry_notifications")
+def retry_notifications(event: CloudWatchEvent) -> dict[str, Any]:
+    """Send again the notifications SES did not take, once their retry time has come (every
+    minute)."""
+    return {"retried": retry_due(get_container().notification_ports, utcnow())}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain.errors import PermissionDeniedError
 from chalicelib.domain.fees import FeePlan
+from chalicelib.domain.notifications import NotificationEvent
 
 
 class Permission(enum.StrEnum):
@@ -82,6 +84,11 @@ class OutsourcingSettings:
     invitation_subject: str = DEFAULT_INVITATION_SUBJECT
     invitation_template: str = DEFAULT_INVITATION_BODY
     invitation_expiry_days: int = 14
+    # Who is told about each outsourcing event; an event left out goes to the primary contact,
+    # an empty list to nobody.
+    notification_addresses: Mapping[NotificationEvent, tuple[str, ...]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,8 @@
 
 Repositories speak domain objects only and raise domain errors (``NotFoundError``,
 ``ConflictError``) rather than storage exceptions. The interfaces are grouped by area in this
-package's modules (``common``, ``accounts``, ``work``, ``portal``, ``fees``) and all importable
-from here.
+package's modules (``common``, ``accounts``, ``work``, ``portal``, ``fees``,
+``notifications``) and all importable from here.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from chalicelib.ports.common import (
     IdempotencyRecord,
     IdempotencyStore,
     Mailer,
+    MailNotSentError,
     MailQuota,
+    MailRejectedError,
     Page,
     Paging,
     PresignedUpload,
@@ -32,6 +34,9 @@ from chalicelib.ports.common import (
 )
 from chalicelib.ports.fees import (
     FeeRepository,
+)
+from chalicelib.ports.notifications import (
+    NotificationRepository,
 )
 from chalicelib.ports.portal import (
     IdentityProvider,
@@ -63,8 +68,11 @@ __all__ = [
     "IdentityProvider",
     "InvitationRepository",
     "ItemRepository",
+    "MailNotSentError",
     "MailQuota",
+    "MailRejectedError",
     "Mailer",
+    "NotificationRepository",
     "OutsourcingRepository",
     "Page",
     "Paging",

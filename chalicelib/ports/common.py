@@ -133,9 +133,20 @@ class StreamReader(Protocol):
         Lambda stream event's records, and whether the stream still held all of them."""
 
 
+class MailRejectedError(Exception):
+    """The mail service refused the email for good (a bad or unverified address, a rejected
+    message): sending it again would fail again."""
+
+
+class MailNotSentError(Exception):
+    """The mail service did not take the email (throttled, unavailable, unreachable): it was
+    certainly not sent, and may be sent later."""
+
+
 class Mailer(Protocol):
     def send(self, email: Email) -> None:
-        """Send one email."""
+        """Send one email. Raises ``MailRejectedError`` or ``MailNotSentError`` when it is
+        certainly not sent; any other error leaves it unknown (it may have been sent)."""
 
 
 class MailQuota(Protocol):

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.domain import agreement
 from chalicelib.domain.errors import ValidationError
+from chalicelib.domain.notifications import check_addresses
 from chalicelib.domain.tenants import (
     INVITATION_PLACEHOLDERS,
     AgreementAcceptance,
@@ -19,7 +20,9 @@ from chalicelib.ports import TenantRepository
 from chalicelib.service.concurrency import retry_on_conflict
 from chalicelib.service.email_templates import check_template
 
-SETTING_FIELDS = frozenset({"invitation_subject", "invitation_template", "invitation_expiry_days"})
+SETTING_FIELDS = frozenset(
+    {"invitation_subject", "invitation_template", "invitation_expiry_days", "notifications"}
+)
 
 
 def accept_agreement(
@@ -41,7 +44,8 @@ def accept_agreement(
 def update_settings(
     tenants: TenantRepository, tenant_id: str, changes: Mapping[str, Any]
 ) -> Tenant:
-    """Change the enabled switch and/or the invitation email settings."""
+    """Change the enabled switch, the invitation email settings and/or who is notified of
+    which outsourcing event."""
     setting_changes = {k: v for k, v in changes.items() if k in SETTING_FIELDS}
     for name, value in changes.items():
         if value is None:
@@ -58,6 +62,11 @@ def update_settings(
             setting_changes["invitation_subject"],
             field="invitation_subject",
             allowed=INVITATION_PLACEHOLDERS - {"token"},
+        )
+
+    if "notifications" in setting_changes:
+        setting_changes["notification_addresses"] = check_addresses(
+            setting_changes.pop("notifications"), field="notifications"
         )
 
     def apply(current: Tenant) -> Tenant:

@@ -15,7 +15,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
-from chalicelib.service import fees, items, replication
+from chalicelib.service import fees, items, notifications, replication
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
 
 STREAM_ARN_PLACEHOLDER = (
@@ -37,6 +37,7 @@ def build_dispatcher(container: Container) -> Dispatcher:
             OutsourcingChanged: [
                 partial(replication.on_outsourcing_changed, replicating),
                 partial(fees.meter_acceptance, container.fee_ports),
+                partial(notifications.notify_transitions, container.notification_ports),
             ],
             TicketChanged: [partial(replication.on_ticket_changed, replicating)],
         }

@@ -166,8 +166,12 @@ def dead_letter_sink(path: Path, settings: Any) -> Any:
 
 def run_jobs(stop: threading.Event, every: float) -> None:
     """What EventBridge schedules do in AWS: call each scheduled handler now and then."""
-    from app import expire_outsourcings
+    from app import expire_outsourcings, retry_notifications
 
+    scheduled = {
+        "expire_outsourcings": (expire_outsourcings, "expired", "expired {} outsourcing(s)"),
+        "retry_notifications": (retry_notifications, "retried", "retried {} notification(s)"),
+    }
     while not stop.wait(every):
         event = {
             "version": "0",
@@ -180,13 +184,14 @@ def run_jobs(stop: threading.Event, every: float) -> None:
             "resources": [],
             "detail": {},
         }
-        try:
-            result = expire_outsourcings(event, lambda_context("expire_outsourcings"))
-        except Exception as exc:  # a failing job must not stop the pump
-            print(f"jobs: expire_outsourcings failed: {exc!r}", flush=True)
-            continue
-        if result.get("expired"):
-            print(f"jobs: expired {result['expired']} outsourcing(s)", flush=True)
+        for name, (job, figure, said) in scheduled.items():
+            try:
+                result = job(event, lambda_context(name))
+            except Exception as exc:  # a failing job must not stop the pump
+                print(f"jobs: {name} failed: {exc!r}", flush=True)
+                continue
+            if result.get(figure):
+                print(f"jobs: {said.format(result[figure])}", flush=True)
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import (
     fees,
+    notifications,
     idempotency,
     items,
     outsourcings,
@@ -40,7 +41,17 @@ def _keys(key_schema: list[dict[str, str]]) -> dict[str, str]:
     return {key["KeyType"]: key["AttributeName"] for key in key_schema}
 
 
-RECORD_MODULES = (tenants, tickets, items, partners, outsourcings, idempotency, portal, fees)
+RECORD_MODULES = (
+    tenants,
+    tickets,
+    items,
+    partners,
+    outsourcings,
+    idempotency,
+    portal,
+    fees,
+    notifications,
+)
 
 
 def _model_classes() -> list[type[Model]]:

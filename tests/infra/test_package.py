@@ -35,7 +35,8 @@ STREAM_FUNCTION = "TableStream"
 STREAM_EVENT = "TableStreamDynamodbEventSource"
 JOB_FUNCTION = "ExpireOutsourcings"
 RETRY_FUNCTION = "RetryDeadLetters"
-FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION, JOB_FUNCTION, RETRY_FUNCTION)
+NOTIFY_FUNCTION = "RetryNotifications"
+FUNCTIONS = (API_FUNCTION, STREAM_FUNCTION, JOB_FUNCTION, RETRY_FUNCTION, NOTIFY_FUNCTION)
 
 TABLE_ARN = {"Fn::GetAtt": ["MainTable", "Arn"]}
 INDEX_ARNS = {"Fn::Sub": "${MainTable.Arn}/index/*"}
@@ -214,6 +215,9 @@ def test_package_holds_the_code_and_both_functions(package: Package) -> None:
     retry = package.properties(RETRY_FUNCTION)
     assert retry["Handler"] == "app.retry_dead_letters"
     assert not retry.get("Events")  # invoked by the operator only
+    notify = package.properties(NOTIFY_FUNCTION)
+    assert notify["Handler"] == "app.retry_notifications"
+    assert [e["Type"] for e in notify["Events"].values()] == ["Schedule"]
 
 
 _RESOLVE_HANDLERS = """
@@ -460,6 +464,17 @@ def test_expiry_job_permissions(package: Package) -> None:
         "ssm:GetParameter",
         "cognito-idp:AdminGetUser",
     }
+
+
+def test_notification_retry_permissions(package: Package) -> None:
+    statements = _role_statements(package, package.role_of(NOTIFY_FUNCTION))
+    for action in ("GetItem", "UpdateItem", "Query"):
+        assert _allows(statements, f"dynamodb:{action}", TABLE_ARN), action
+    assert _allows(statements, "dynamodb:Query", INDEX_ARNS)
+    assert "ses:SendEmail" in _granted_actions(statements)
+    assert not _granted_actions(statements) & {"dynamodb:GetRecords", "sqs:SendMessage"}
+    variables = package.properties(NOTIFY_FUNCTION)["Environment"]["Variables"]
+    assert variables["PORTAL_URL"] == {"Ref": "PortalUrl"}
 
 
 def test_dead_letter_retry_permissions(package: Package) -> None:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pynamodb.attributes import Attribute, MapAttribute, UTCDateTimeAttribute
-from pynamodb.constants import MAP, NUMBER, STRING
+from pynamodb.constants import LIST, MAP, NUMBER, STRING
 
 E = TypeVar("E", bound=enum.Enum)
 D = TypeVar("D")
@@ -77,6 +77,25 @@ class EnumMapAttribute(Attribute[dict[K, V]], Generic[K, V]):
 
     def from_json(self, value: Any) -> dict[K, V]:
         return {self.key_type(k): self.value_type(v) for k, v in (value or {}).items()}
+
+
+class AddressBookAttribute(Attribute[dict[Any, tuple[str, ...]]]):
+    """Email addresses per notification event: a map of (possibly empty) lists of strings.
+
+    Keys come back as plain strings; the domain (``OutsourcingSettings``) reads them as its
+    event names. An empty list is kept: it means "nobody", unlike a missing event.
+    """
+
+    attr_type = MAP
+
+    def serialize(self, value: Mapping[Any, tuple[str, ...]]) -> dict[str, Any]:
+        return {
+            str(getattr(event, "value", event)): {LIST: [{STRING: a} for a in addresses]}
+            for event, addresses in value.items()
+        }
+
+    def deserialize(self, value: dict[str, Any]) -> dict[Any, tuple[str, ...]]:
+        return {event: tuple(a[STRING] for a in v[LIST]) for event, v in value.items()}
 
 
 class DomainMap(MapAttribute[str, Any], Generic[D]):

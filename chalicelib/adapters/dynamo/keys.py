@@ -18,6 +18,7 @@ outsourcing        ``T#<owner>`` (each side)        ``OUTSOURCING#<outsourcing i
 status counts      ``T#<owner>``                   ``OUTCOUNT#<side>``
 fee                ``T#<lead>``                    ``FEE#<outsourcing id>``
 fee month total    ``T#<lead>``                    ``FEETOTAL#<yyyy-mm>``
+notification       ``T#<party told>``              ``NOTIFY#<outsourcing>#<n>#<side>``
 counter            ``T#<tenant>``                  ``COUNTER#TICKET|MAIL#<yyyymmdd>``
 idempotency        ``T#<tenant>``                  ``IDEM#<sha256 of key>``
 subcontractor      ``T#<lead>``                    ``SUBCONTRACTOR#<subcontractor id>``
@@ -35,6 +36,8 @@ Indexes (each sorted by id, so newest first is a backwards Query): ``gsi1`` a te
 partnerships by role, outsourcings by side; ``gsi2`` tickets by status, outsourcings by side and
 status; ``gsi3`` tickets by queue, and (sparse) assigned outsourcings by accept-by day. Fees
 are on ``gsi1`` by month, sorted by acceptance time (oldest first is a forwards Query).
+Notifications sit with the party told (its addresses never leave its partition) and are on
+``gsi1`` in the lead's log and on ``gsi2`` in the receiving tenant's log, by transition time.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ PARTNERSHIP_PREFIX = "PARTNERSHIP#"
 OUTSOURCING_PREFIX = "OUTSOURCING#"
 ITEM_PREFIX = "ITEM#"
 FEE_PREFIX = "FEE#"
+NOTIFICATION_PREFIX = "NOTIFY#"
 SUBCONTRACTOR_PREFIX = "SUBCONTRACTOR#"
 PORTAL_USER_PREFIX = "USER#"
 COMPANY_SK = "COMPANY"
@@ -209,3 +213,34 @@ def fees_of_month(tenant_id: str, month: str) -> str:
 def fee_sort(accepted_at: datetime, outsourcing_id: str) -> str:
     """gsi1 sort key of a fee: its acceptance time, fixed width so text order is time order."""
     return f"{accepted_at.astimezone(UTC).isoformat(timespec='microseconds')}#{outsourcing_id}"
+
+
+def notification_sk(outsourcing_id: str, transition: int, side: str) -> str:
+    """A notification is keyed by its transition (the history entry's index) and the side told:
+    claimed once, sent at most once."""
+    return f"{NOTIFICATION_PREFIX}{outsourcing_id}#{transition:04d}#{side}"
+
+
+def notifications_of(tenant_id: str, side: str) -> str:
+    """gsi1 (the lead's log) or gsi2 (the receiving tenant's log): notifications of the
+    tenant's outsourcings on one side."""
+    return f"{tenant_pk(tenant_id)}#NOTIFICATIONS#{side}"
+
+
+def notification_sort(at: datetime, outsourcing_id: str, transition: int, side: str) -> str:
+    """Log order: the transition's time, fixed width so text order is time order."""
+    moment = at.astimezone(UTC).isoformat(timespec="microseconds")
+    return f"{moment}#{outsourcing_id}#{transition:04d}#{side}"
+
+
+# The sparse gsi3 partition of notifications waiting for another attempt, by retry time.
+NOTIFICATION_RETRIES = "NOTIFY#RETRY"
+
+
+def notification_retry_sort(retry_at: datetime, pk: str, sk: str) -> str:
+    return f"{retry_at.astimezone(UTC).isoformat(timespec='microseconds')}#{pk}#{sk}"
+
+
+def notification_retry_until(now: datetime) -> str:
+    """Upper bound of the retry times that have come (``~`` sorts after every key character)."""
+    return f"{now.astimezone(UTC).isoformat(timespec='microseconds')}#~"

@@ -20,7 +20,12 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.adapters.dynamo import keys
-from chalicelib.adapters.dynamo.attributes import DecimalAttribute, DomainMap, EnumAttribute
+from chalicelib.adapters.dynamo.attributes import (
+    AddressBookAttribute,
+    DecimalAttribute,
+    DomainMap,
+    EnumAttribute,
+)
 from chalicelib.adapters.dynamo.operations import (
     UNGUARDED,
     ListQuery,
@@ -32,6 +37,7 @@ from chalicelib.adapters.dynamo.operations import (
 from chalicelib.adapters.dynamo.table import Record
 from chalicelib.domain.errors import ConflictError, NotFoundError
 from chalicelib.domain.fees import FeePlan
+from chalicelib.domain.notifications import NotificationEvent
 from chalicelib.domain.tenants import (
     AgreementAcceptance,
     ApiKey,
@@ -56,6 +62,20 @@ class SettingsMap(DomainMap[OutsourcingSettings]):
     invitation_subject = UnicodeAttribute(null=True)
     invitation_template = UnicodeAttribute(null=True)
     invitation_expiry_days = NumberAttribute(null=True)
+    notification_addresses = AddressBookAttribute(null=True)
+
+    def to_domain(self) -> OutsourcingSettings:
+        settings = super().to_domain()
+        stored = settings.notification_addresses or {}
+        known = {event.value for event in NotificationEvent}
+        return dataclasses.replace(
+            settings,
+            notification_addresses={
+                NotificationEvent(name): tuple(addresses)
+                for name, addresses in stored.items()
+                if name in known
+            },
+        )
 
 
 class FeePlanMap(DomainMap[FeePlan]):

@@ -15,6 +15,7 @@ from chalicelib.api.models.base import (
 )
 from chalicelib.domain import agreement
 from chalicelib.domain.clock import iso, iso_or_none
+from chalicelib.domain.notifications import MAX_ADDRESSES_PER_EVENT, NotificationEvent
 from chalicelib.domain.tenants import (
     INVITATION_PLACEHOLDERS,
     AgreementAcceptance,
@@ -173,6 +174,21 @@ class SettingsUpdate(RequestModel):
     invitation_subject: Subject | None = None
     invitation_template: TemplateBody | None = None
     invitation_expiry_days: Annotated[int, Field(ge=1, le=90)] | None = None
+    notifications: (
+        dict[
+            Annotated[str, Field(max_length=40)],
+            Annotated[list[EmailStr], Field(max_length=MAX_ADDRESSES_PER_EVENT)],
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description=(
+            "Who is emailed about each outsourcing event ("
+            + ", ".join(e.value for e in NotificationEvent)
+            + "); replaces the whole map. An event left out goes to the primary contact, an "
+            "empty list to nobody."
+        ),
+    )
 
 
 class SettingsOut(ResponseModel):
@@ -181,6 +197,10 @@ class SettingsOut(ResponseModel):
     invitation_template: str
     invitation_expiry_days: int
     placeholders: list[str]
+    notifications: dict[str, list[str]] = Field(
+        description="Addresses per event as set; events left out go to the primary contact."
+    )
+    notification_events: list[str]
     agreement_accepted: bool
     outsourcing_allowed: bool
 
@@ -192,6 +212,11 @@ class SettingsOut(ResponseModel):
             invitation_template=tenant.settings.invitation_template,
             invitation_expiry_days=tenant.settings.invitation_expiry_days,
             placeholders=sorted(INVITATION_PLACEHOLDERS),
+            notifications={
+                event.value: list(addresses)
+                for event, addresses in sorted(tenant.settings.notification_addresses.items())
+            },
+            notification_events=[event.value for event in NotificationEvent],
             agreement_accepted=agreement.is_accepted(tenant),
             outsourcing_allowed=agreement.outsourcing_allowed(tenant),
         )
