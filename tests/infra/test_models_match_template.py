@@ -17,9 +17,9 @@ from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import (
     fees,
-    notifications,
     idempotency,
     items,
+    notifications,
     outsourcings,
     partners,
     portal,

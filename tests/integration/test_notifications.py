@@ -293,7 +293,7 @@ def test_portal_users_who_can_act_are_told(harness: Harness) -> None:
     # Given a company whose admin and one colleague may accept work, and a technician
     company = add_company(harness)
     company.colleague("Dispatch Desk", can_accept=True)
-    technician = company.colleague("Tech Nician")
+    company.colleague("Tech Nician")
     technician_email = "tech.nician@fieldtechsltd.example"
     before = len(outbox())
     # When the lead outsources work to the company
