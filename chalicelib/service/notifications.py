@@ -148,7 +148,10 @@ def _recipients(
             assignee = None
         return portal_recipients(list(_all_users(ports.users, company)), assignee)
     owner = lead_copy.lead_tenant_id if side is Side.LEAD else lead_copy.receiver_id
-    tenant = ports.tenants.get(owner)
+    try:
+        tenant = ports.tenants.get(owner)
+    except NotFoundError:  # a tenant the operator removed has nobody to tell
+        return ()
     return tenant_recipients(event, tenant.settings.notification_addresses, tenant.contact_email)
 
 

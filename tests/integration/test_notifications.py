@@ -13,6 +13,7 @@ from moto.ses.models import ses_backends
 
 from chalicelib.container import get_container
 from chalicelib.domain.clock import utcnow
+from chalicelib.ports import NotificationRepository
 from chalicelib.service import outsourcing as service
 from tests.integration.conftest import Harness, Tenant
 from tests.integration.portal_support import add_company, sign_in
@@ -23,6 +24,7 @@ from tests.integration.test_outsourcing_lifecycle import (
     _outsource_with_passed_deadline,
     _partners,
 )
+from tests.notification_contract import NotificationRepositoryContract
 
 
 def outbox() -> list[Any]:
@@ -367,3 +369,9 @@ def test_a_deadline_passed_long_ago_still_tells_once(harness: Harness) -> None:
     harness.pump.drain()
     harness.pump.drain()
     assert len([m for m in outbox() if "expired" in m.subject]) == 2
+
+
+class TestDynamoNotifications(NotificationRepositoryContract):
+    @pytest.fixture
+    def notifications(self, harness: Harness) -> NotificationRepository:
+        return get_container().notifications

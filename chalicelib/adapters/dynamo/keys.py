@@ -37,7 +37,8 @@ partnerships by role, outsourcings by side; ``gsi2`` tickets by status, outsourc
 status; ``gsi3`` tickets by queue, and (sparse) assigned outsourcings by accept-by day. Fees
 are on ``gsi1`` by month, sorted by acceptance time (oldest first is a forwards Query).
 Notifications sit with the party told (its addresses never leave its partition) and are on
-``gsi1`` in the lead's log and on ``gsi2`` in the receiving tenant's log, by transition time.
+``gsi1`` in the lead's log and on ``gsi2`` in the receiving tenant's log, by transition time;
+one waiting for another attempt is also on ``gsi3`` (``NOTIFY#RETRY``, by retry time).
 """
 
 from __future__ import annotations
