@@ -1,19 +1,17 @@
 """The deployment template: ``chalice package`` merged with ``infra/aws/resources.json``.
 
-One packaging run per module (it installs the Lambda dependencies and takes a while the first
-time); every test reads the same ``sam.json``. The template must pass cfn-lint as it stands,
-carry the stream settings Chalice cannot express, keep the tables safe, hand each function its
-configuration, and give each function only the permissions it needs.
+One packaging run per session (``tests/infra/packaging.py``; it installs the Lambda dependencies
+and takes a while the first time); every test reads the same ``sam.json``. The template must pass
+cfn-lint as it stands, carry the stream settings Chalice cannot express, keep the tables safe,
+hand each function its configuration, and give each function only the permissions it needs.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,7 @@ import pytest
 from pydantic import AliasChoices
 
 from chalicelib.config import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-MERGE_TEMPLATE = ROOT / "infra" / "aws" / "resources.json"
+from tests.infra.packaging import BIN, ROOT, Package
 
 # Logical ids Chalice gives the two functions (the stream handler is registered as "table_stream").
 API_FUNCTION = "APIHandler"
@@ -72,51 +67,6 @@ IAM_PREFIX_SERVICES = {
     "sqs": ("sqs",),
     "ssm": ("ssm",),
 }
-
-
-@dataclass(frozen=True)
-class Package:
-    directory: Path
-    template: dict[str, Any]
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        resources: dict[str, Any] = self.template["Resources"]
-        return resources
-
-    def properties(self, logical_id: str) -> dict[str, Any]:
-        props: dict[str, Any] = self.resources[logical_id]["Properties"]
-        return props
-
-    def role_of(self, function: str) -> str:
-        role = self.properties(function)["Role"]
-        assert isinstance(role, dict) and "Fn::GetAtt" in role, role
-        name, attribute = role["Fn::GetAtt"]
-        assert attribute == "Arn"
-        return str(name)
-
-
-@pytest.fixture(scope="module")
-def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    out = tmp_path_factory.mktemp("package") / "build"
-    env = dict(os.environ)
-    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    command = [
-        str(BIN / "chalice"),
-        "package",
-        "--stage",
-        "prod",
-        "--merge-template",
-        str(MERGE_TEMPLATE),
-        str(out),
-    ]
-    result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, (
-        f"chalice package failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-    )
-    return Package(out, json.loads((out / "sam.json").read_text()))
 
 
 def _as_list(value: Any) -> list[Any]:
