@@ -12,6 +12,7 @@ from chalice import Chalice  # noqa: E402
 from chalicelib.api import (  # noqa: E402
     api_keys,
     billing,
+    changes,
     health,
     items,
     notifications,
@@ -46,6 +47,7 @@ for module in (
     outsourcing,
     billing,
     notifications,
+    changes,
 ):
     app.register_blueprint(module.api.blueprint)
 app.register_blueprint(streams)

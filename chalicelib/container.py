@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib.adapters import aws
 from chalicelib.adapters.cognito import CognitoIdentityProvider
 from chalicelib.adapters.dynamo import connection
+from chalicelib.adapters.dynamo.changes import DynamoChangeLog
 from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
 from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
 from chalicelib.adapters.dynamo.items import DynamoItemRepository
@@ -57,6 +58,7 @@ from chalicelib.ports import (
     TicketRepository,
 )
 from chalicelib.service.api_keys import AuthCache, KeyPorts
+from chalicelib.service.changes import ChangePorts
 from chalicelib.service.fees import FeePorts
 from chalicelib.service.items import ItemPorts
 from chalicelib.service.notifications import NotificationPorts
@@ -175,6 +177,10 @@ class Container:
     @cached_property
     def replication_ports(self) -> ReplicationPorts:
         return ReplicationPorts(tickets=self.tickets, items=self.items, files=self.files)
+
+    @cached_property
+    def change_ports(self) -> ChangePorts:
+        return ChangePorts(log=DynamoChangeLog())
 
     @cached_property
     def fee_ports(self) -> FeePorts:

@@ -49,6 +49,12 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class GoneError(DomainError):
+    """What the request points at is no longer kept (410): cursor_expired."""
+
+    code = "gone"
+
+
 class TooLargeError(DomainError):
     """The request or the declared upload is above a size limit (413)."""
 

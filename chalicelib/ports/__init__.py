@@ -3,7 +3,7 @@
 Repositories speak domain objects only and raise domain errors (``NotFoundError``,
 ``ConflictError``) rather than storage exceptions. The interfaces are grouped by area in this
 package's modules (``common``, ``accounts``, ``work``, ``portal``, ``fees``,
-``notifications``) and all importable from here.
+``notifications``, ``changes``) and all importable from here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ from chalicelib.ports.accounts import (
     InvitationRepository,
     PartnershipRepository,
     TenantRepository,
+)
+from chalicelib.ports.changes import (
+    ChangeLog,
+    ChangeLogRaceError,
 )
 from chalicelib.ports.common import (
     DeadLetter,
@@ -57,6 +61,8 @@ from chalicelib.ports.work import (
 
 __all__ = [
     "ApiKeyRepository",
+    "ChangeLog",
+    "ChangeLogRaceError",
     "CopyFilter",
     "DeadLetter",
     "DeadLetterQueue",

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamo.stream_events import decode, record_key
+from chalicelib.adapters.dynamo.stream_events import decode, record_key, source_of
+from chalicelib.domain.changes import StreamSource
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     )
 
 Reaction = Callable[[Any], None]
+# A reaction that also needs the stream record's identity and time (the change feed).
+SourcedReaction = Callable[[Any, StreamSource], None]
 
 
 class EarlierChangeFailedError(Exception):
@@ -31,18 +34,29 @@ class EarlierChangeFailedError(Exception):
 class Dispatcher:
     """Routes each decoded domain event to the reactions registered for its type."""
 
-    def __init__(self, reactions: Mapping[type, Sequence[Reaction]]) -> None:
+    def __init__(
+        self,
+        reactions: Mapping[type, Sequence[Reaction]],
+        sourced: Mapping[type, Sequence[SourcedReaction]] | None = None,
+    ) -> None:
         self._reactions = reactions
+        self._sourced = sourced or {}
 
     def dispatch(self, raw: dict[str, Any]) -> int:
-        """Run every reaction for one raw stream record; returns how many ran."""
+        """Run every reaction for one raw stream record (those taking the record's identity
+        last); returns how many ran."""
         event = decode(raw)
         if event is None:
             return 0
         reactions = self._reactions.get(type(event), ())
         for reaction in reactions:
             reaction(event)
-        return len(reactions)
+        sourced = self._sourced.get(type(event), ())
+        if sourced:
+            source = source_of(raw)
+            for sourced_reaction in sourced:
+                sourced_reaction(event, source)
+        return len(reactions) + len(sourced)
 
 
 def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
-from chalicelib.service import fees, items, notifications, replication
+from chalicelib.service import changes, fees, items, notifications, replication
 from chalicelib.streams.dispatcher import Dispatcher, process_batch
 
 STREAM_ARN_PLACEHOLDER = (
@@ -28,6 +28,9 @@ streams = Blueprint(__name__)
 def build_dispatcher(container: Container) -> Dispatcher:
     """Every reaction of the service, by domain event type: the one place that wires them."""
     replicating = container.replication_ports
+    # The change feed logs each ticket, item and outsourcing record in its owner's feed; it
+    # needs the record's identity (to log it once) and time, so it is wired with its source.
+    logging_change = partial(changes.log_change, container.change_ports)
     return Dispatcher(
         {
             ItemChanged: [
@@ -40,7 +43,12 @@ def build_dispatcher(container: Container) -> Dispatcher:
                 partial(notifications.notify_transitions, container.notification_ports),
             ],
             TicketChanged: [partial(replication.on_ticket_changed, replicating)],
-        }
+        },
+        sourced={
+            ItemChanged: [logging_change],
+            OutsourcingChanged: [logging_change],
+            TicketChanged: [logging_change],
+        },
     )
 
 

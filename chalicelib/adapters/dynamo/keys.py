@@ -28,6 +28,9 @@ one-time link      ``T#<company>``                 ``LINK#<user id>#<purpose>``
 portal session     ``T#<company>``                 ``SESSION#<session id>``
 email claim        ``P#EMAIL#<email>``             ``EMAIL``
 sign-in throttle   ``P#THROTTLE#<sha256 of key>``  ``THROTTLE``
+change log head    ``T#<tenant>``                  ``COUNTER#CHANGES``
+change entry       ``T#<tenant>#CHANGES``          ``<sequence, 20 digits>``
+change marker      ``T#<tenant>#CHANGESEEN#<sha>`` ``SEEN``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
 =================  ==============================  ==========================
@@ -61,6 +64,8 @@ PORTAL_USER_PREFIX = "USER#"
 COMPANY_SK = "COMPANY"
 PORTAL_EMAIL_SK = "EMAIL"
 THROTTLE_SK = "THROTTLE"
+CHANGE_COUNTER_SK = "COUNTER#CHANGES"
+CHANGE_SEEN_SK = "SEEN"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -74,6 +79,16 @@ def ticket_pk(tenant_id: str, ticket_id: str) -> str:
 def ticket_pk_prefix(tenant_id: str) -> str:
     """What every ticket partition key of the tenant starts with."""
     return f"{tenant_pk(tenant_id)}#TK#"
+
+
+def changes_pk(tenant_id: str) -> str:
+    """The tenant's change log: one partition, sorted by sequence."""
+    return f"{tenant_pk(tenant_id)}#CHANGES"
+
+
+def change_seen_pk(tenant_id: str, digest: str) -> str:
+    """A stream record already logged in the tenant's feed (one partition per marker)."""
+    return f"{tenant_pk(tenant_id)}#CHANGESEEN#{digest}"
 
 
 def key_sk(key_id: str) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.adapters.dynamo.items import ItemRecord, TombstoneRecord, item_from, tombstone_from
 from chalicelib.adapters.dynamo.outsourcings import OutsourcingRecord, outsourcing_from
 from chalicelib.adapters.dynamo.table import Record
 from chalicelib.adapters.dynamo.tickets import TicketRecord, ticket_from
+from chalicelib.domain.changes import StreamSource
 from chalicelib.domain.events import DomainEvent, ItemChanged, OutsourcingChanged, TicketChanged
 from chalicelib.domain.items import Item
 from chalicelib.domain.sync import Tombstone
@@ -21,6 +23,17 @@ def record_key(raw: dict[str, Any]) -> tuple[str, str]:
     """The table key a stream record is about (changes to one key must apply in order)."""
     keys = raw.get("dynamodb", {}).get("Keys", {})
     return keys.get("pk", {}).get("S", ""), keys.get("sk", {}).get("S", "")
+
+
+def source_of(raw: dict[str, Any]) -> StreamSource:
+    """The record's identity (table key and sequence number) and approximate write time (the
+    time of reading it, for a record without one)."""
+    body = raw.get("dynamodb", {})
+    created = body.get("ApproximateCreationDateTime")
+    at = datetime.fromtimestamp(float(created), UTC) if created is not None else datetime.now(UTC)
+    return StreamSource(
+        table_key=record_key(raw), sequence_number=str(body.get("SequenceNumber", "")), at=at
+    )
 
 
 def _load(image: dict[str, Any] | None) -> Record | None:
