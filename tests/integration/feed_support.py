@@ -47,3 +47,14 @@ def feed(harness: Harness, tenant: Tenant) -> list[dict[str, Any]]:
 def summary(entries: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(type, id, operation) per entry, in feed order."""
     return [(e["object"]["type"], e["object"]["id"], e["operation"]) for e in entries]
+
+
+def changes_partition(harness: Harness, owner_id: str) -> list[dict[str, Any]]:
+    """The raw entries stored in ``owner_id``'s log partition (to check nothing is there)."""
+    found: list[dict[str, Any]] = harness.dynamodb().query(
+        TableName=harness.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"T#{owner_id}#CHANGES"}},
+        ConsistentRead=True,
+    )["Items"]
+    return found
