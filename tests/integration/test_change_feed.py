@@ -9,7 +9,7 @@ from typing import Any
 
 from chalicelib.container import get_container
 from tests.integration.conftest import Harness, Tenant
-from tests.integration.feed_support import changes_partition, feed, page, summary, walk
+from tests.integration.feed_support import changes_partition, feed, page, summary
 from tests.integration.portal_support import add_company
 from tests.integration.sync_support import (
     Pair,
@@ -125,7 +125,7 @@ def test_each_side_of_an_outsourcing_sees_its_own_view_and_no_hidden_replica(
     # And each side's outsourcing entries are its own GET, the lead's rate only on the lead's
     for side, entries in ((lead, lead_feed), (receiver, receiver_feed)):
         mine = [e for e in entries if e["object"]["type"] == "outsourcing"]
-        assert [e["operation"] for e in mine][0] == "create"
+        assert next(e["operation"] for e in mine) == "create"
         assert {e["state"]["status"] for e in mine} >= {"assigned", "in_progress"}
         got = harness.get(f"/v1/outsourcings/{pair.outsourcing_id}", side.tenant.key).json
         assert mine[-1]["state"] == got

@@ -94,7 +94,7 @@ def test_malformed_cursors_and_limits_are_a_400_naming_the_field(
     reply = harness.get(f"/v1/changes?{query}", tenant.key)
     assert reply.status_code == 400, reply.body
     assert reply.json["error"]["code"] == "validation_error"
-    name = query.split("=")[0]
+    name = query.split("=", maxsplit=1)[0]
     assert reply.json["error"].get("field") == name
 
 

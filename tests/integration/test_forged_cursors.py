@@ -37,6 +37,7 @@ def _listings(harness: Harness) -> list[Listing]:
     key = harness.post("/v1/api-keys", lead.key, {"name": "second", "permission": "none"})
     assert key.status_code == 201, key.body
     others_ticket = harness.create_ticket(second_lead)["ticket_id"]
+    harness.pump.drain()  # the change feed is written by the stream
     lists = [
         ("/v1/tickets?", lead),
         ("/v1/tickets?status=new&", lead),
@@ -52,6 +53,7 @@ def _listings(harness: Harness) -> list[Listing]:
         ("/v1/outsourcings?side=lead&status=assigned&", lead),
         ("/v1/outsourcings?side=receiver&", service),
         ("/v1/outsourcings?side=receiver&status=assigned&", service),
+        ("/v1/changes?", lead),
     ]
     return [
         Listing(path, owner, second_lead, path.replace(tickets[0], others_ticket))

@@ -50,6 +50,7 @@ def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
             "admin_email": f"admin-{owner.tenant_id.lower()}@fixit.example",
         },
     ).json["subcontractor_id"]
+    harness.pump.drain()  # the change feed is written by the stream
     return {
         "subcontractor_id": subcontractor,
         "outsourcing_id": outsourcing,
@@ -85,6 +86,7 @@ def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
         harness.get("/v1/tenant", owner.key).json,
         harness.get("/v1/outsourcings?side=lead", owner.key).json,
         harness.get("/v1/subcontractors", owner.key).json,
+        harness.get("/v1/changes?limit=100", owner.key).json,
     )
 
 
@@ -121,3 +123,23 @@ def test_lists_never_show_another_tenants_things(harness: Harness, spec: RouteSp
     for value in ids.values():
         assert value not in text
     assert owner.tenant_id not in text
+
+
+def test_the_change_feed_shows_the_owners_things_to_the_owner_only(harness: Harness) -> None:
+    # Given tenant A owns one of everything (logged in its feed), and tenant B has a ticket
+    owner, other = harness.create_tenant(), harness.create_tenant()
+    ids = _owned_things(harness, owner)
+    theirs = harness.create_ticket(other)["ticket_id"]
+    harness.pump.drain()
+    owners_feed = harness.get("/v1/changes?limit=100", owner.key)
+    others_feed = harness.get("/v1/changes?limit=100", other.key)
+    # Then A's feed holds A's objects, and B's holds its own ticket and nothing of A's
+    logged = {e["object"]["id"] for e in owners_feed.json["items"]}
+    assert {ids[name] for name in ("ticket_id", "note_id", "outsourcing_id")} <= logged
+    assert [e["object"]["id"] for e in others_feed.json["items"]] == [theirs]
+    for value in (*ids.values(), owner.tenant_id):
+        assert value not in others_feed.text
+    # And A's cursor is no cursor of B's
+    cursor = owners_feed.json["next_cursor"]
+    refused = harness.get(f"/v1/changes?cursor={cursor}", other.key)
+    assert (refused.status_code, refused.error_code) == (400, "validation_error")

@@ -49,3 +49,14 @@ def test_openapi_lists_every_chalice_route_with_resolvable_schemas(harness: Harn
     assert "security" not in document["paths"]["/health"]["get"]
     operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(operation_ids) == len(set(operation_ids))
+
+
+def test_the_change_feed_documents_its_entries_and_the_expired_cursor(harness: Harness) -> None:
+    document = harness.get("/v1/openapi.json", None).json
+    feed = document["paths"]["/v1/changes"]["get"]
+    assert "410" in feed["responses"] and "400" in feed["responses"]
+    assert {p["name"] for p in feed.get("parameters", [])} >= {"cursor", "limit"}
+    schemas = document["components"]["schemas"]
+    assert "next_cursor" in schemas["ChangeList"]["required"]
+    entry = schemas["ChangeOut"]
+    assert set(entry["required"]) >= {"sequence", "at", "object", "operation", "state"}
