@@ -16,6 +16,7 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
 from chalicelib.adapters.dynamo import (
+    changes,
     fees,
     idempotency,
     items,
@@ -51,6 +52,7 @@ RECORD_MODULES = (
     portal,
     fees,
     notifications,
+    changes,
 )
 
 
