@@ -135,8 +135,8 @@ class Head:
 
 def expiry(now: datetime, head: Head) -> datetime:
     """When a new entry expires: after the retention, and never before the entry before it, so
-    the kept entries are always a suffix of the log."""
-    wanted = now + RETENTION
+    the kept entries are always a suffix of the log. Whole seconds: what a TTL attribute keeps."""
+    wanted = (now + RETENTION).replace(microsecond=0)
     return max(wanted, head.expires_at) if head.expires_at is not None else wanted
 
 
