@@ -3,7 +3,7 @@
 Repositories speak domain objects only and raise domain errors (``NotFoundError``,
 ``ConflictError``) rather than storage exceptions. The interfaces are grouped by area in this
 package's modules (``common``, ``accounts``, ``work``, ``portal``, ``fees``,
-``notifications``, ``changes``) and all importable from here.
+``notifications``, ``changes``, ``networks``) and all importable from here.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ from chalicelib.ports.common import (
 from chalicelib.ports.fees import (
     FeeRepository,
 )
+from chalicelib.ports.networks import (
+    FileLinkRepository,
+    NetworkRepository,
+)
 from chalicelib.ports.notifications import (
     NotificationRepository,
 )
@@ -68,6 +72,7 @@ __all__ = [
     "DeadLetterQueue",
     "Email",
     "FeeRepository",
+    "FileLinkRepository",
     "FileStore",
     "IdempotencyRecord",
     "IdempotencyStore",
@@ -78,6 +83,7 @@ __all__ = [
     "MailQuota",
     "MailRejectedError",
     "Mailer",
+    "NetworkRepository",
     "NotificationRepository",
     "OutsourcingRepository",
     "Page",

@@ -3,8 +3,10 @@
 Every partition key starts with the owning tenant (``T#<tenant>``; a subcontractor company owns
 its data the same way, ``T#<company>``), so no query can cross owners by accident. The
 exceptions are read before any owner is known or by the system only: the expiry index
-(``EXPIRY#<day>``, the expiry job), the email a portal user signs in with (``P#EMAIL#...``) and
-the sign-in throttles (``P#THROTTLE#...``).
+(``EXPIRY#<day>``, the expiry job), the email a portal user signs in with (``P#EMAIL#...``),
+the sign-in throttles (``P#THROTTLE#...``) and the download links of forwarded emails
+(``P#FILE#<sha256 of token>``: the unauthenticated ``GET /files/{token}`` knows only the token;
+the record names the owning tenant, ticket and attachment).
 
 =================  ==============================  ==========================
 record             pk                              sk
@@ -31,6 +33,8 @@ sign-in throttle   ``P#THROTTLE#<sha256 of key>``  ``THROTTLE``
 change log head    ``T#<tenant>``                  ``COUNTER#CHANGES``
 change entry       ``T#<tenant>#CHANGES``          ``<sequence, 20 digits>``
 change marker      ``T#<tenant>#CHANGESEEN#<sha>`` ``SEEN``
+network            ``T#<tenant>``                  ``NETWORK#<network id>``
+file link          ``P#FILE#<sha256 of token>``    ``FILE``
 ticket             ``T#<tenant>#TK#<ticket>``       ``TICKET``
 item (4 kinds)     ``T#<tenant>#TK#<ticket>``       ``ITEM#<item id>``
 =================  ==============================  ==========================
@@ -66,6 +70,8 @@ PORTAL_EMAIL_SK = "EMAIL"
 THROTTLE_SK = "THROTTLE"
 CHANGE_COUNTER_SK = "COUNTER#CHANGES"
 CHANGE_SEEN_SK = "SEEN"
+NETWORK_PREFIX = "NETWORK#"
+FILE_LINK_SK = "FILE"
 
 
 def tenant_pk(tenant_id: str) -> str:
@@ -157,6 +163,15 @@ def portal_email_pk(email: str) -> str:
 def throttle_pk(key: str) -> str:
     """Failed sign-ins of one email or client (hashed: the key is user input)."""
     return "P#THROTTLE#" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def network_sk(network_id: str) -> str:
+    return NETWORK_PREFIX + network_id
+
+
+def file_link_pk(token_hash: str) -> str:
+    """A forwarded email's download link, found by the SHA-256 of its token (never the token)."""
+    return f"P#FILE#{token_hash}"
 
 
 # -- index keys --------------------------------------------------------------------------------
