@@ -86,9 +86,24 @@ class Settings(BaseModel):
     # Outbound emails a tenant may cause per UTC day (invitations now, notifications later), so
     # the service cannot be used as a mail relay.
     mail_per_tenant_per_day: int = 200
+    # How long the download links in an email forwarded to a network work.
+    file_link_days: int = Field(7, ge=1, le=90)
     # A claimed key whose request never finished (the process died) is free again after this;
     # longer than any request may run (API Gateway gives up after 29 s).
     idempotency_lease_seconds: int = 60
+
+    @property
+    def public_api_url(self) -> str | None:
+        """The API's public address, for links the service sends out (forwarded emails'
+        download links): ``API_BASE_URL`` when it is absolute (the local stack sets it to
+        ``http://127.0.0.1:<port>``), else the portal's address without its ``/portal``
+        (deployed, ``PORTAL_URL`` holds the stage prefix: ``https://<api>/api/portal``). Never
+        the request's Host header, which the caller chooses. None when neither is known."""
+        for candidate, suffix in ((self.api_base_url, ""), (self.portal_url, "/portal")):
+            url = candidate.rstrip("/")
+            if url.startswith(("https://", "http://")) and url.endswith(suffix):
+                return url.removesuffix(suffix) if suffix else url
+        return None
 
     @property
     def dynamodb_endpoint(self) -> str | None:

@@ -17,6 +17,7 @@ from chalicelib.adapters.dynamo.changes import DynamoChangeLog
 from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
 from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
 from chalicelib.adapters.dynamo.items import DynamoItemRepository
+from chalicelib.adapters.dynamo.networks import DynamoFileLinkRepository, DynamoNetworkRepository
 from chalicelib.adapters.dynamo.notifications import DynamoNotificationRepository
 from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
 from chalicelib.adapters.dynamo.partners import (
@@ -61,6 +62,7 @@ from chalicelib.service.api_keys import AuthCache, KeyPorts
 from chalicelib.service.changes import ChangePorts
 from chalicelib.service.fees import FeePorts
 from chalicelib.service.items import ItemPorts
+from chalicelib.service.networks import FileLinks, NetworkPorts
 from chalicelib.service.notifications import NotificationPorts
 from chalicelib.service.outbound_mail import Allowance
 from chalicelib.service.outsourcing import OutsourcingPorts
@@ -107,6 +109,21 @@ class Container:
             outsourcings=self.outsourcings,
             items=self.items,
             subcontractors=self.subcontractors,
+        )
+
+    @cached_property
+    def network_ports(self) -> NetworkPorts:
+        return NetworkPorts(
+            networks=DynamoNetworkRepository(),
+            outsourcing=self.outsourcing_ports,
+            files=self.files,
+            mailer=self.mailer,
+            allowance=self.mail_allowance,
+            links=FileLinks(
+                repository=DynamoFileLinkRepository(),
+                base_url=self.settings.public_api_url,
+                days=self.settings.file_link_days,
+            ),
         )
 
     @cached_property

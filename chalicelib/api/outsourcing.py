@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api.models.outsourcing import (
+    OutsourcedOut,
     OutsourceRequest,
     OutsourcingList,
     OutsourcingOut,
@@ -18,8 +19,9 @@ from chalicelib.api.models.outsourcing import (
     SummaryQuery,
 )
 from chalicelib.api.routing import Api, Call
-from chalicelib.domain.outsourcing import Event, OutsourceStatus, Side
+from chalicelib.domain.outsourcing import Event, Lane, OutsourceStatus, Side, receiver_lane
 from chalicelib.domain.tenants import Permission
+from chalicelib.service import networks as networks_service
 from chalicelib.service import outsourcing as service
 from chalicelib.service.outsourcing import Outsource, Transition
 
@@ -31,23 +33,26 @@ TRANSITION_ERRORS = (403, 409, 422)
 @api.route(
     "POST",
     "/v1/tickets/{ticket_id}/outsource",
-    summary="Outsource a ticket to a service partner (status 'assigned')",
+    summary="Outsource a ticket to a service partner or a subcontractor (status 'assigned'), "
+    "or forward it to a network entry (status 'forwarded', with the link of a link entry)",
     status=201,
     permission=Permission.OUTSOURCE,
-    errors=(409, 422),  # 409: the ticket has an open outsourcing
+    # 409: the ticket has an open outsourcing; 503: download links need the public address
+    errors=(409, 422, 503),
 )
-def outsource(call: Call[OutsourceRequest, None]) -> OutsourcingOut:
-    copy = service.outsource(
-        call.container.outsourcing_ports,
-        Outsource(
-            actor=call.actor,
-            ticket_id=call.params["ticket_id"],
-            receivers=call.body.receivers,
-            terms=call.body.terms.to_terms(),
-            now=call.now,
-        ),
+def outsource(call: Call[OutsourceRequest, None]) -> OutsourcedOut:
+    cmd = Outsource(
+        actor=call.actor,
+        ticket_id=call.params["ticket_id"],
+        receivers=call.body.receivers,
+        terms=call.body.terms.to_terms(),
+        now=call.now,
     )
-    return OutsourcingOut.of(copy)
+    lane, _ = receiver_lane(dict(cmd.receivers))
+    if lane is Lane.NETWORK:
+        forwarded = networks_service.forward(call.container.network_ports, cmd)
+        return OutsourcedOut.of(forwarded.outsourcing, link=forwarded.link)
+    return OutsourcedOut.of(service.outsource(call.container.outsourcing_ports, cmd))
 
 
 @api.route(

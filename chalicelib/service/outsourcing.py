@@ -99,7 +99,7 @@ class _Step:
     lead_ticket_changes: Mapping[str, Any] | None = None
 
 
-def _snapshot(ticket: Ticket) -> TicketSnapshot:
+def snapshot(ticket: Ticket) -> TicketSnapshot:
     return TicketSnapshot(
         number=ticket.number,
         title=ticket.title,
@@ -117,12 +117,10 @@ def outsource(ports: OutsourcingPorts, cmd: Outsource) -> Outsourcing:
     (status ``assigned`` on both sides)."""
     lane, receiver_id = receiver_lane(dict(cmd.receivers))
     if lane is Lane.NETWORK:
-        raise RuleViolationError(
-            "Forwarding to networks is not available in this version.", code="lane_not_available"
-        )
+        raise ValueError("a network is forwarded to with service.networks.forward")
     lead = ports.tenants.get(cmd.actor.tenant_id)
     agreement.ensure_outsourcing_allowed(lead)
-    ticket = _outsourcable_ticket(ports, cmd)
+    ticket = outsourcable_ticket(ports, cmd)
     receiver = _receiver(ports, lead.tenant_id, lane, receiver_id)
     check_terms(cmd.terms, cmd.now)
     entry = HistoryEntry(
@@ -146,7 +144,7 @@ def outsource(ports: OutsourcingPorts, cmd: Outsource) -> Outsourcing:
         subcontractor_id=receiver.subcontractor_id,
         terms=cmd.terms,
         currency=ticket.currency,
-        ticket=_snapshot(ticket),
+        ticket=snapshot(ticket),
         lead_name=lead.name,
         receiver_name=receiver.name,
         created_at=cmd.now,
@@ -168,7 +166,7 @@ def outsource(ports: OutsourcingPorts, cmd: Outsource) -> Outsourcing:
     return lead_copy
 
 
-def _outsourcable_ticket(ports: OutsourcingPorts, cmd: Outsource) -> Ticket:
+def outsourcable_ticket(ports: OutsourcingPorts, cmd: Outsource) -> Ticket:
     """The lead's own ticket, not complete and without an open outsourcing (one past its
     accept-by deadline is expired now rather than blocking the ticket)."""
     lead_tenant_id, ticket_id, now = cmd.actor.tenant_id, cmd.ticket_id, cmd.now
@@ -408,6 +406,12 @@ def transition(ports: OutsourcingPorts, cmd: Transition) -> Outsourcing:
     """Apply the event as the caller's side of the outsourcing; returns the caller's copy."""
     owner_id, outsourcing_id, event = cmd.actor.tenant_id, cmd.outsourcing_id, cmd.event
     copy = _expire_if_due(ports, get_outsourcing(ports, owner_id, outsourcing_id), cmd.now)
+    if copy.lane is Lane.NETWORK:
+        # Forwarded to a network: ended from the start, with no receiver to act on it.
+        raise ConflictError(
+            "A ticket forwarded to a network is not tracked: nothing can change its outsourcing.",
+            code="invalid_transition",
+        )
     step = _Step(event=event, side=copy.side, actor=cmd.actor.label, now=cmd.now, reason=cmd.reason)
     plan = _plan(ports, copy, step)
     ports.outsourcings.apply(plan)

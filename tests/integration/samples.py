@@ -6,7 +6,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.models import billing, outsourcing, partners, subcontractors, tenants, tickets
+from chalicelib.api.models import (
+    billing,
+    networks,
+    outsourcing,
+    partners,
+    subcontractors,
+    tenants,
+    tickets,
+)
 
 VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
     tenants.TenantCreate: {
@@ -44,6 +52,16 @@ VALID_BODIES: dict[type[BaseModel], dict[str, Any]] = {
         "company_name": "Fixit Ltd",
         "admin_email": "admin@fixit.example",
     },
+    networks.NetworkCreate: {
+        "name": "Vendor desk",
+        "action": "email",
+        "email": {
+            "to": ["desk@vendor.example"],
+            "subject": "Ticket {ticket_number}: {title}",
+            "body": "{description}",
+        },
+    },
+    networks.NetworkPatch: {"name": "Renamed desk"},
 }
 
 

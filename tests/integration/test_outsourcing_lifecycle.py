@@ -262,11 +262,11 @@ RECEIVER_CASES: list[tuple[dict[str, str], int, str]] = [
     ({"subcontractor_id": "S", "network_id": "N"}, 400, "validation_error"),
     ({"partnership_id": "P", "subcontractor_id": "S", "network_id": "N"}, 400, "validation_error"),
     ({"subcontractor_id": "S"}, 404, "not_found"),  # an unknown (or another lead's) one
-    ({"network_id": "N"}, 422, "lane_not_available"),
+    ({"network_id": "N"}, 404, "not_found"),  # an unknown network entry
 ]
 
 
-def test_outsourcing_names_exactly_one_receiver_and_no_network_yet(
+def test_outsourcing_names_exactly_one_known_receiver(
     harness: Harness,
 ) -> None:
     lead, _, partnership_id = _partners(harness)

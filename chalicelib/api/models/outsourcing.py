@@ -209,6 +209,20 @@ class OutsourcingOut(ResponseModel):
         )
 
 
+class OutsourcedOut(OutsourcingOut):
+    """The answer to outsourcing: the lead's copy, and for a network's link action the link."""
+
+    link: str | None = Field(
+        None,
+        description="A network entry's rendered link, for the caller to open (the service never "
+        "opens it); null otherwise.",
+    )
+
+    @classmethod
+    def of(cls, copy: Outsourcing, link: str | None = None) -> OutsourcedOut:
+        return cls(**OutsourcingOut.of(copy).model_dump(), link=link)
+
+
 class OutsourcingList(ResponseModel):
     items: list[OutsourcingOut]
     next_cursor: str | None
