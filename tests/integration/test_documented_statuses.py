@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import app  # noqa: F401 - registers every route
-from chalicelib.api.models import outsourcing, partners, tenants, tickets
+from chalicelib.api.models import networks, outsourcing, partners, tenants, tickets
 from chalicelib.api.routing import REGISTRY, RouteSpec
 from chalicelib.domain.ids import new_id
 from tests.integration.conftest import OPERATOR_KEY, Harness
@@ -37,6 +37,14 @@ MORE_BODIES: dict[type[Any], list[dict[str, Any]]] = {
         {"partnership_id": "{partnership_id}"},
         {"partnership_id": "{partnership_id}", "terms": {"accept_by": "2001-01-01T00:00:00Z"}},
         {"subcontractor_id": "{unknown}"},
+        {"network_id": "{network_id}"},
+        {"network_id": "{network_id}", "terms": {"accept_by": "2099-01-01T00:00:00Z"}},
+        {"network_id": "{unknown}"},
+    ],
+    networks.NetworkPatch: [
+        {"action": "link"},
+        {"active": False},
+        {"email": {"include_attachments": True, "body": "{attachments}"}},
     ],
     tenants.AgreementAccept: [{"version": "2001-01-01", "accepted_by": "Jane Admin"}],
     tenants.SettingsUpdate: [{"invitation_template": "no placeholder"}, {"enabled": False}],
@@ -77,6 +85,20 @@ def _world(harness: Harness) -> World:
     outsourced = harness.create_ticket(lead)["ticket_id"]
     outsourcing_id = harness.outsource(lead, outsourced, partnership)["outsourcing_id"]
     invitation = harness.invite(lead)
+    network = harness.post(
+        "/v1/networks",
+        lead.key,
+        {
+            "name": "Vendor desk",
+            "action": "email",
+            "email": {
+                "to": ["desk@vendor.example"],
+                "subject": "{title}",
+                "body": "{attachments}",
+                "include_attachments": True,
+            },
+        },
+    ).json["network_id"]
     low = harness.post("/v1/api-keys", lead.key, {"name": "low", "permission": "none"}).json
     all_keys = [
         k["id"]
@@ -97,6 +119,7 @@ def _world(harness: Harness) -> World:
             "partnership_id": [partnership],
             "outsourcing_id": [outsourcing_id],
             "invitation_id": [invitation["id"]],
+            "network_id": [network],
             "key_id": [low["id"], *all_keys],
             "tenant_id": [lead.tenant_id],
             **{name: [value] for name, value in item_ids.items()},
@@ -107,6 +130,7 @@ def _world(harness: Harness) -> World:
             "partner_tenant": partner.tenant_id,
             "token": invitation["token"],
             "partnership_id": partnership,
+            "network_id": network,
         },
     )
 

@@ -36,9 +36,13 @@ def _listings(harness: Harness) -> list[Listing]:
         assert note.status_code == 201, note.body
     key = harness.post("/v1/api-keys", lead.key, {"name": "second", "permission": "none"})
     assert key.status_code == 201, key.body
+    for name in ("first", "second"):
+        entry = {"name": name, "action": "none"}
+        assert harness.post("/v1/networks", lead.key, entry).status_code == 201
     others_ticket = harness.create_ticket(second_lead)["ticket_id"]
     harness.pump.drain()  # the change feed is written by the stream
     lists = [
+        ("/v1/networks?", lead),
         ("/v1/tickets?", lead),
         ("/v1/tickets?status=new&", lead),
         ("/v1/tickets?queue=Desk&", lead),

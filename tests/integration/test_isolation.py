@@ -50,8 +50,16 @@ def _owned_things(harness: Harness, owner: Tenant) -> dict[str, str]:
             "admin_email": f"admin-{owner.tenant_id.lower()}@fixit.example",
         },
     ).json["subcontractor_id"]
+    network = harness.post(
+        "/v1/networks",
+        owner.key,
+        {"name": "Vendor desk", "action": "link", "link_template": "https://v.example/{title}"},
+    ).json["network_id"]
+    forwarded = harness.create_ticket(owner)["ticket_id"]
+    harness.post(f"/v1/tickets/{forwarded}/outsource", owner.key, {"network_id": network})
     harness.pump.drain()  # the change feed is written by the stream
     return {
+        "network_id": network,
         "subcontractor_id": subcontractor,
         "outsourcing_id": outsourcing,
         "partnership_id": partnership,
@@ -87,12 +95,17 @@ def _snapshot(harness: Harness, owner: Tenant, ids: dict[str, str]) -> Any:
         harness.get("/v1/outsourcings?side=lead", owner.key).json,
         harness.get("/v1/subcontractors", owner.key).json,
         harness.get("/v1/changes?limit=100", owner.key).json,
+        harness.get("/v1/networks", owner.key).json,
     )
 
 
 def test_every_tenant_route_with_an_id_is_covered() -> None:
     assert len(WITH_IDS) >= 15
-    assert {s.path for s in WITH_IDS} >= {"/v1/tickets/{ticket_id}", "/v1/api-keys/{key_id}"}
+    assert {s.path for s in WITH_IDS} >= {
+        "/v1/tickets/{ticket_id}",
+        "/v1/api-keys/{key_id}",
+        "/v1/networks/{network_id}",
+    }
 
 
 def test_another_tenants_ids_are_not_found_on_every_route(harness: Harness) -> None:
