@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import app  # noqa: F401 - registers every route
+from chalicelib.api.models.networks import NetworkCreate
 from chalicelib.api.routing import REGISTRY, RouteSpec
 from tests.integration.conftest import OPERATOR_KEY, Harness
 from tests.integration.samples import valid_body
@@ -81,6 +82,10 @@ def test_mutated_bodies_never_cause_a_500(harness: Harness, spec: RouteSpec) -> 
     if "{invitation_id}" in spec.path:
         harness.enable_outsourcing(tenant)
         ids["invitation_id"] = harness.invite(tenant)["id"]
+    if spec.path.startswith("/v1/networks"):
+        harness.enable_outsourcing(tenant)
+        entry = valid_body(NetworkCreate)
+        ids["network_id"] = harness.post("/v1/networks", tenant.key, entry).json["network_id"]
     path = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], spec.path)
     key = OPERATOR_KEY if spec.auth == "operator" else tenant.key
     sample = valid_body(spec.body) or {}
