@@ -20,6 +20,7 @@ from chalicelib.adapters.dynamo import (
     fees,
     idempotency,
     items,
+    networks,
     notifications,
     outsourcings,
     partners,
@@ -53,6 +54,7 @@ RECORD_MODULES = (
     fees,
     notifications,
     changes,
+    networks,
 )
 
 
