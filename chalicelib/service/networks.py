@@ -7,7 +7,8 @@ record (status ``forwarded``, one history entry, no receiver copy), its status c
 internal note on the lead ticket saying what was sent, when and to whom, and the download links
 the email carries. A refused or failed send records nothing (the allowance taken stays taken,
 as for every outbound email). The window that remains is a crash, or a failed write, after SES
-took the email: the email is out, but there is no record or note, and its download links answer
+took the email (or when SES does not confirm it: ``422 email_unconfirmed``): the email may be
+out, but there is no record or note, and its download links answer
 404 because they were never stored. A retry with the same ``Idempotency-Key`` runs again once
 the first claim lapses, and sends a second email.
 
@@ -68,6 +69,8 @@ from chalicelib.ports import (
     FileLinkRepository,
     FileStore,
     Mailer,
+    MailNotSentError,
+    MailRejectedError,
     NetworkRepository,
     Page,
     Paging,
@@ -314,11 +317,20 @@ def _send(
     reserve(ports.allowance, cmd.actor.tenant_id, cmd.now)
     try:
         ports.mailer.send(Email(to=list(spec.to), subject=subject, text=body))
-    except Exception as exc:
-        logger.exception("network email failed", extra={"tenant_id": cmd.actor.tenant_id})
+    except (MailRejectedError, MailNotSentError) as exc:
+        logger.warning(
+            "network email not sent",
+            extra={"tenant_id": cmd.actor.tenant_id, "reason": str(exc)[:100]},
+        )
         raise RuleViolationError(
-            "The email could not be sent; nothing was recorded. Try again later.",
-            code="email_not_sent",
+            "The email could not be sent; nothing was recorded.", code="email_not_sent"
+        ) from exc
+    except Exception as exc:
+        logger.exception("network email unconfirmed", extra={"tenant_id": cmd.actor.tenant_id})
+        raise RuleViolationError(
+            "The mail service did not confirm the email: it may have been sent. Nothing was "
+            "recorded; check with the recipient before forwarding again.",
+            code="email_unconfirmed",
         ) from exc
     count("NetworkEmailSent")
     what = f"Email sent to {', '.join(spec.to)}.\nSubject: {subject}\n\n{noted_body}"

@@ -26,7 +26,7 @@ from chalicelib.domain.networks import EmailSpec, FileLink, Network, NetworkActi
 from chalicelib.domain.outsourcing import Event, OutsourceStatus, Outsourcing, Terms
 from chalicelib.domain.tenants import Actor, AgreementAcceptance, Tenant
 from chalicelib.domain.tickets import Ticket
-from chalicelib.ports import Email, Page, Paging
+from chalicelib.ports import Email, MailNotSentError, MailRejectedError, Page, Paging
 from chalicelib.service import networks as service
 from chalicelib.service import outsourcing
 from chalicelib.service.networks import AddNetwork, FileLinks, NetworkPorts, UpdateNetwork
@@ -105,8 +105,12 @@ class FakeFileLinkRepository:
 
 
 class FailingMailer(FakeMailer):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
     def send(self, email: Email) -> None:
-        raise RuntimeError("MessageRejected")
+        raise self.error
 
 
 @dataclasses.dataclass
@@ -262,12 +266,17 @@ def test_forwarding_sends_first_and_then_writes_the_record_the_note_and_the_link
 
 
 def test_a_failed_send_writes_nothing_and_a_failed_write_leaves_only_the_email() -> None:
-    failing = _world(mailer=FailingMailer())
-    ticket = failing.ticket()
-    with pytest.raises(RuleViolationError) as refused:
-        failing.forward(ticket, failing.entry())
-    assert refused.value.code == "email_not_sent"
-    assert failing.outsourcings.copies == {} and failing.items.items == {}
+    for error, code in [
+        (MailRejectedError("MessageRejected"), "email_not_sent"),
+        (MailNotSentError("Throttling"), "email_not_sent"),
+        (TimeoutError("read timeout"), "email_unconfirmed"),  # SES may have taken it
+    ]:
+        failing = _world(mailer=FailingMailer(error))
+        ticket = failing.ticket()
+        with pytest.raises(RuleViolationError) as refused:
+            failing.forward(ticket, failing.entry())
+        assert refused.value.code == code
+        assert failing.outsourcings.copies == {} and failing.items.items == {}
     # The documented window: SES took the email, then the write failed
     world = _world()
     ticket = world.ticket()
