@@ -12,7 +12,9 @@ out, but there is no record or note, and its download links answer
 404 because they were never stored. A retry with the same ``Idempotency-Key`` runs again once
 the first claim lapses, and sends a second email.
 
-The ticket itself is not changed: a forwarded outsourcing is ended from the start, so it never
+The write is not conditional on the ticket's state: the email is already out, so the record
+of it is kept even if the ticket was outsourced elsewhere meanwhile. The ticket itself is not
+changed: a forwarded outsourcing is ended from the start, so it never
 marks the ticket as outsourced and the ticket can be outsourced again (to anyone) at once. The
 terms are checked as for the other lanes, except ``accept_by``: nothing is accepted and nothing
 expires on this lane, so a deadline to accept is refused (422) rather than silently ignored.
