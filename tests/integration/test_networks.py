@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.container import reset_container
 from chalicelib.domain.ids import new_id
+from tests.bench.counting import count_dynamodb
 from tests.integration.conftest import Harness, Reply
 from tests.integration.network_support import (
     add_network,
@@ -412,3 +413,28 @@ def test_forwarding_needs_outsource_permission_and_the_set_up(harness: Harness) 
     harness.request("PUT", "/v1/outsourcing/settings", key=tenant.key, json_body={"enabled": False})
     _refused(forward(harness, tenant, ticket, entry["network_id"]), 422, "outsourcing_disabled")
     assert sent_to(address(tenant)) == []
+
+
+def test_a_page_of_the_list_is_one_query_and_a_forward_is_one_transaction(
+    harness: Harness,
+) -> None:
+    # Given a lead with a few entries (one of them an email entry) and a ticket with items
+    tenant = lead(harness)
+    for n in range(4):
+        add_network(harness, tenant, {"name": f"Entry {n}", "action": "none"})
+    entry = add_network(harness, tenant, email_entry(tenant))
+    ticket = harness.create_ticket(tenant)["ticket_id"]
+    for text in ("a", "b", "c"):
+        harness.post(f"/v1/tickets/{ticket}/notes", tenant.key, {"text": text})
+    harness.get("/v1/networks", tenant.key)  # the key is verified (and cached) first
+    # When it reads a page of the list, and forwards the ticket by email
+    with count_dynamodb() as listing:
+        page = harness.get("/v1/networks?limit=2", tenant.key)
+    with count_dynamodb() as forwarding:
+        forwarded = forward(harness, tenant, ticket, entry["network_id"])
+    # Then the page is one Query, and the forward one transaction and the mail counter
+    assert page.status_code == 200 and len(page.json["items"]) == 2
+    assert (listing.calls["Query"], listing.scans, listing.writes) == (1, 0, 0)
+    assert forwarded.status_code == 201, forwarded.body
+    assert forwarding.calls["TransactWriteItems"] == 1
+    assert forwarding.writes == 2 and forwarding.scans == 0
