@@ -310,8 +310,8 @@ def _send(
     subject_tokens = parse_template(spec.subject, "email.subject", allowed)
     body_tokens = parse_template(spec.body, "email.body", allowed)
     wanted = spec.include_attachments and Placeholder(ATTACHMENTS) in body_tokens
-    files = _shareable_attachments(ports, ticket) if wanted else []
-    links, sent_list, noted_list = _file_links(ports, cmd, copy, files)
+    files, left = _shareable_attachments(ports, ticket) if wanted else ([], 0)
+    links, sent_list, noted_list = _file_links(ports, cmd, copy, files, left)
     values = _values(ticket, cmd.terms, spec.include_contact, sent_list if wanted else None)
     subject = single_line(render(subject_tokens, values))
     body = render(body_tokens, values)[:MAX_EMAIL_BODY]
@@ -339,21 +339,33 @@ def _send(
     return what, links
 
 
-def _shareable_attachments(ports: NetworkPorts, ticket: Ticket) -> list[Attachment]:
-    """The lead ticket's own attachments that are not internal and whose file is uploaded."""
-    found = [
+def _shareable_attachments(ports: NetworkPorts, ticket: Ticket) -> tuple[list[Attachment], int]:
+    """The lead ticket's own attachments that are not internal and whose file is uploaded, up
+    to MAX_ATTACHMENT_LINKS (each is one HEAD on S3, so no more are checked), and how many
+    more were left unchecked."""
+    candidates = [
         item
         for item in all_items(ports.outsourcing.items, ticket.tenant_id, ticket.ticket_id)
         if isinstance(item, Attachment) and not item.internal and item.origin is Origin.LOCAL
     ]
-    return [item for item in found if ports.files.exists(item.object_key)]
+    found: list[Attachment] = []
+    for checked, item in enumerate(candidates, start=1):
+        if ports.files.exists(item.object_key):
+            found.append(item)
+        if len(found) == MAX_ATTACHMENT_LINKS:
+            return found, len(candidates) - checked
+    return found, 0
 
 
 def _file_links(
-    ports: NetworkPorts, cmd: Outsource, copy: Outsourcing, files: Sequence[Attachment]
+    ports: NetworkPorts,
+    cmd: Outsource,
+    copy: Outsourcing,
+    files: Sequence[Attachment],
+    left: int,
 ) -> tuple[list[FileLink], str, str]:
-    """A download link per file (up to MAX_ATTACHMENT_LINKS): the records to store (token hashes
-    only), the list for the email (with the links) and the one for the note (names only)."""
+    """A download link per file: the records to store (token hashes only), the list for the
+    email (with the links) and the one for the note (names only); ``left`` more are counted."""
     if not files:
         return [], "(no attachments)", "(no attachments)"
     base = ports.links.base_url
@@ -363,7 +375,7 @@ def _file_links(
             "download links cannot be made; nothing was sent."
         )
     valid_until = cmd.now + timedelta(days=ports.links.days)
-    linked = list(files[:MAX_ATTACHMENT_LINKS])
+    linked = list(files)
     records: list[FileLink] = []
     sent_lines: list[str] = []
     noted_lines: list[str] = []
@@ -383,8 +395,7 @@ def _file_links(
         sent_lines.append(f"- {attachment.file_name}: {base.rstrip('/')}/files/{token}")
         noted_lines.append(f"- {attachment.file_name} (download link)")
     until = f"(links valid until {iso(valid_until)})"
-    left = len(files) - len(linked)
-    more = [f"- and {left} more file(s), not linked"] if left else []
+    more = [f"- and up to {left} more file(s), not linked"] if left else []
     return (
         records,
         "\n".join([*sent_lines, *more, until]),

@@ -316,3 +316,15 @@ def test_another_tenants_entry_is_not_found(world: World) -> None:
     with pytest.raises(NotFoundError):
         service.get_network(world.ports, world.lead.tenant_id, "not-an-id")
     assert service.list_networks(world.ports, other.tenant_id, Paging()).items == []
+
+
+def test_at_most_twenty_files_are_linked_and_the_rest_counted(world: World) -> None:
+    ticket = world.ticket()
+    for n in range(22):
+        world.attachment(ticket, f"file{n:02}.txt")
+    world.forward(ticket, world.entry())
+    (email,) = world.mailer.sent
+    assert email.text.count("/files/fl_") == 20
+    assert "file19.txt:" in email.text and "file20.txt" not in email.text
+    assert "- and up to 2 more file(s), not linked" in email.text
+    assert len(world.networks.links) == 20
