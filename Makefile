@@ -75,6 +75,7 @@ package: $(STAMP)
 	rm -rf build/package
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}} \
 		$(BIN)/chalice package --stage prod --merge-template infra/aws/resources.json build/package
+	$(BIN)/python -m infra.aws.bytecode build/package/deployment.zip
 	$(BIN)/cfn-lint build/package/sam.json
 
 retry-dead-letters: $(STAMP)

@@ -1,7 +1,8 @@
 """The deployment package, built once per test session and shared by the infra modules.
 
 ``chalice package --stage prod --merge-template infra/aws/resources.json`` (as ``make package``)
-writes ``sam.json`` and ``deployment.zip``; the template tests, the alarm tests and the deploy
+writes ``sam.json`` and ``deployment.zip``, whose modules are then compiled (``infra.aws.bytecode``,
+as ``make package`` does); the template tests, the alarm tests and the deploy
 rehearsal all read the same build.
 """
 
@@ -14,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from infra.aws.bytecode import compile_package
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -69,4 +72,5 @@ def build_package(out: Path) -> Package:
     assert result.returncode == 0, (
         f"chalice package failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
     )
+    compile_package(out / "deployment.zip")
     return Package(out, json.loads((out / "sam.json").read_text()))
