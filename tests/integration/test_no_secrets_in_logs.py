@@ -2,7 +2,7 @@
 owner's ids, and again with a wrong key), the portal is used from activation to sign-out, the
 stream and the scheduled jobs run, while every log record of every logger is captured; then no
 API key, operator key, invitation token, activation or reset link, password, session id, form
-token or presigned upload signature appears anywhere in the output.
+token, network download link or presigned upload signature appears anywhere in the output.
 
 Loggers are captured as deployed: the service's own at DEBUG (everything it could ever say), the
 libraries' at INFO (Lambda's runtime and Powertools leave them there; botocore's DEBUG request
@@ -31,6 +31,7 @@ from tests.integration.conftest import OPERATOR_KEY, Harness, Reply
 from tests.integration.portal_support import PASSWORD, Browser, add_company, sent_links
 from tests.integration.samples import valid_body
 from tests.integration.test_isolation import _fill, _owned_things
+from tests.integration.test_network_files import _forward_with_files
 
 SECRET_FIELDS = {"api_key", "token", "activation_url", "signature", "policy", "x-amz-signature"}
 NEW_PASSWORD = "Another-Horse-77"
@@ -92,7 +93,7 @@ def _drive_every_route(harness: Harness, recorder: Recorder) -> int:
     owner = harness.create_tenant()
     recorder.add(owner.key)
     harness.enable_outsourcing(owner)
-    ids = {**_owned_things(harness, owner), "tenant_id": owner.tenant_id}
+    ids = {**_owned_things(harness, owner), "tenant_id": owner.tenant_id, "token": "fl_unknown"}
     called = 0
     for spec in REGISTRY:
         path = _fill(spec, ids) if "{" in spec.path else spec.path
@@ -102,6 +103,18 @@ def _drive_every_route(harness: Harness, recorder: Recorder) -> int:
             recorder.reply(harness.request(spec.method, path, key=attempt_key, json_body=body))
             called += 1
     return called
+
+
+def _forward_with_file_links(harness: Harness, recorder: Recorder) -> None:
+    """A ticket forwarded to a network by email with a download link, which is then opened,
+    then tampered with."""
+    tenant = harness.create_tenant()
+    harness.enable_outsourcing(tenant)
+    _, _, path = _forward_with_files(harness, tenant)
+    token = path.rsplit("/", 1)[1]
+    recorder.add(token)
+    harness.get(path, None)
+    harness.get(path[:-4] + "AAAA", None)
 
 
 def _use_the_portal(harness: Harness, recorder: Recorder) -> None:
@@ -149,6 +162,7 @@ def test_no_secret_reaches_a_log_line(harness: Harness, every_log_line: io.Strin
     # When every route is called, the portal used, the stream drained and the jobs run
     called = _drive_every_route(harness, recorder)
     _use_the_portal(harness, recorder)
+    _forward_with_file_links(harness, recorder)
     harness.pump.drain()
     container = get_container()
     expire_due(container.outsourcing_ports, utcnow())
