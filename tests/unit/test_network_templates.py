@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.config import Settings
 from chalicelib.domain.errors import RuleViolationError, ValidationError
 from chalicelib.domain.networks import (
     MAX_LINK,
@@ -242,3 +243,26 @@ def test_an_inactive_entry_takes_nothing_and_links_expire() -> None:
     )
     assert link.valid_at(NOW + timedelta(days=7) - timedelta(seconds=1))
     assert not link.valid_at(NOW + timedelta(days=7))
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"API_BASE_URL": "http://127.0.0.1:8123/"}, "http://127.0.0.1:8123"),
+        (
+            {"PORTAL_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/api/portal"},
+            "https://abc.execute-api.eu-west-1.amazonaws.com/api",
+        ),
+        (
+            {"API_BASE_URL": "/", "PORTAL_URL": "https://x.example/api/portal/"},
+            "https://x.example/api",
+        ),
+        ({"API_BASE_URL": "/", "PORTAL_URL": ""}, None),
+        ({"API_BASE_URL": "/", "PORTAL_URL": "https://x.example/somewhere"}, None),
+        ({"API_BASE_URL": "javascript:alert(1)", "PORTAL_URL": "/portal"}, None),
+    ],
+)
+def test_the_public_address_of_links_comes_from_configuration_only(
+    environ: dict[str, str], expected: str | None
+) -> None:
+    assert Settings.from_environ(environ).public_api_url == expected
