@@ -5,6 +5,7 @@ record nothing can move; the ticket free at once; the daily mail limit; idempote
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -438,3 +439,27 @@ def test_a_page_of_the_list_is_one_query_and_a_forward_is_one_transaction(
     assert forwarded.status_code == 201, forwarded.body
     assert forwarding.calls["TransactWriteItems"] == 1
     assert forwarding.writes == 2 and forwarding.scans == 0
+
+
+def test_the_forwarding_note_never_reaches_a_partner_who_takes_the_ticket_later(
+    harness: Harness,
+) -> None:
+    # Given a ticket forwarded by email, then outsourced to a service partner who accepts it
+    tenant, service = lead(harness), harness.create_tenant()
+    partnership = harness.partner(tenant, service)
+    entry = add_network(harness, tenant, email_entry(tenant))
+    ticket = harness.create_ticket(tenant, description="Toner")["ticket_id"]
+    assert forward(harness, tenant, ticket, entry["network_id"]).status_code == 201
+    harness.post(f"/v1/tickets/{ticket}/notes", tenant.key, {"text": "Shared with the partner"})
+    oid = harness.outsource(tenant, ticket, partnership)["outsourcing_id"]
+    accepted = harness.post(f"/v1/outsourcings/{oid}/accept", service.key)
+    assert accepted.status_code == 200, accepted.body
+    harness.pump.drain()
+    # Then the partner sees the shared note only: not the lead's record of the forwarding
+    insourced = accepted.json["insourced_ticket_id"]
+    items = harness.get(f"/v1/tickets/{insourced}/items", service.key).json["items"]
+    assert [i.get("text") for i in items] == ["Shared with the partner"]
+    rows = harness.dynamodb().scan(TableName=harness.table_name)["Items"]
+    holding = [r["pk"]["S"] for r in rows if "Forwarded to the network" in json.dumps(r)]
+    # (the note, and the lead's own change feed entry of it)
+    assert holding and all(pk.startswith(f"T#{tenant.tenant_id}#") for pk in holding)
