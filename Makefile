@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e screenshots fuzz lint format bench package clean retry-dead-letters
+.PHONY: run test test-unit test-integration test-e2e screenshots fuzz lint format bench load package clean retry-dead-letters
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# The bounded load test on a local stack of its own (127.0.0.1); LOAD_TENANTS, LOAD_SECONDS and
+# LOAD_WORKERS size it (make test runs a small one: tests/e2e/test_load.py).
+load: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python -m tests.load
 
 package: $(STAMP)
 	rm -rf build/package

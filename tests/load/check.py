@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,8 @@ from tests.load.world import Lane, Side, Tenant
 
 DRAIN_SECONDS = 180.0
 SETTLE_SECONDS = 1.0
+# The same client, timed into the checks' recorder rather than the load's.
+Checker = Callable[[Any], Any]
 _LATER = '<a href="/portal/tickets/{oid}?items='
 
 
@@ -90,7 +93,7 @@ def portal_markers(portal: Portal, oid: str) -> Counter[str]:
     found: Counter[str] = Counter()
     query = ""
     for _ in range(1000):
-        page = portal.request("GET", "/portal/tickets/{oid}", query=query, oid=oid)
+        page = portal.request("GET", "/portal/tickets/{oid}", query=query, params={"oid": oid})
         assert page.status_code == 200, page.text[:500]
         found.update(MARKER.findall(page.text))
         start = page.text.find(_LATER.format(oid=oid))
@@ -124,7 +127,7 @@ def check_api_side(
     return items
 
 
-def check_counts(tenants: list[Tenant], ledger: Ledger, check: Any) -> Tally:
+def check_counts(tenants: list[Tenant], ledger: Ledger, check: Checker) -> Tally:
     """Exact counts on both sides of every lane (``check`` swaps in the checking recorder)."""
     tally = Tally()
     for tenant in tenants:
@@ -144,7 +147,7 @@ def _status(api: Api, oid: str) -> str:
     return str(api.ok("GET", "/v1/outsourcings/{oid}", oid=oid)["status"])
 
 
-def _eventually(check: Any, what: str, timeout: float = 60.0) -> None:
+def _eventually(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -152,32 +155,44 @@ def _eventually(check: Any, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def submit_and_approve(lanes: list[Lane], check: Any, tally: Tally) -> int:
+def _submit(lane: Lane, check: Checker) -> None:
+    oid = lane.outsourcing_id
+    if lane.partner is not None:
+        check(lane.partner).ok("POST", "/v1/outsourcings/{oid}/submit-completion", oid=oid)
+    elif lane.portal is not None:
+        reply = check(lane.portal).post("/portal/tickets/{oid}/submit-completion", {}, oid=oid)
+        assert reply.status_code == 303, reply.text[:500]
+
+
+def _approve(lane: Lane, check: Checker) -> None:
+    lead, oid = check(lane.lead), lane.outsourcing_id
+    _eventually(lambda: _status(lead, oid) == "waiting_approval", f"{lane.name} submitted")
+    lead.ok("POST", "/v1/outsourcings/{oid}/approve", oid=oid)
+
+
+def _complete_on_receiver(lane: Lane, check: Checker) -> None:
+    oid = lane.outsourcing_id
+    if lane.partner is not None:
+        partner = check(lane.partner)
+        _eventually(lambda: _status(partner, oid) == "complete", f"{lane.name} complete")
+    elif lane.portal is not None:
+        portal = check(lane.portal)
+        _eventually(
+            lambda: "status-complete" in portal.get("/portal/tickets/{oid}", oid=oid).text,
+            f"{lane.name} complete in the portal",
+        )
+
+
+def submit_and_approve(lanes: list[Lane], check: Checker, tally: Tally) -> int:
     """The receiver submits, the lead approves once it sees it; both sides end ``complete`` and
     the lead's ticket gains exactly one item, the cost charge. The number of lanes done."""
     before = {lane.name: len(api_items(check(lane.lead), lane.lead_ticket_id)) for lane in lanes}
     for lane in lanes:
-        oid = lane.outsourcing_id
-        if lane.partner is not None:
-            check(lane.partner).ok("POST", "/v1/outsourcings/{oid}/submit-completion", oid=oid)
-        elif lane.portal is not None:
-            reply = check(lane.portal).post("/portal/tickets/{oid}/submit-completion", {}, oid=oid)
-            assert reply.status_code == 303, reply.text[:500]
+        _submit(lane, check)
     for lane in lanes:
-        lead, oid = check(lane.lead), lane.outsourcing_id
-        _eventually(lambda: _status(lead, oid) == "waiting_approval", f"{lane.name} submitted")
-        lead.ok("POST", "/v1/outsourcings/{oid}/approve", oid=oid)
+        _approve(lane, check)
     for lane in lanes:
-        oid = lane.outsourcing_id
-        if lane.partner is not None:
-            partner = check(lane.partner)
-            _eventually(lambda: _status(partner, oid) == "complete", f"{lane.name} complete")
-        elif lane.portal is not None:
-            portal = check(lane.portal)
-            _eventually(
-                lambda: "status-complete" in portal.get("/portal/tickets/{oid}", oid=oid).text,
-                f"{lane.name} complete in the portal",
-            )
+        _complete_on_receiver(lane, check)
         after = api_items(check(lane.lead), lane.lead_ticket_id)
         new = [i for i in after if marker_of(i) is None]
         costs = [i for i in new if i["kind"] == "charge" and i["created_by"] == "system"]

@@ -109,12 +109,13 @@ class Portal:
         method: str,
         template: str,
         form: dict[str, str] | None = None,
+        *,
         expect: Collection[int] = (200,),
         query: str = "",
         url: str | None = None,
-        **params: str,
+        params: dict[str, str] | None = None,
     ) -> requests.Response:
-        target = url or f"{self.base_url}{template.format(**params)}{query}"
+        target = url or f"{self.base_url}{template.format(**(params or {}))}{query}"
         _check_loopback(target)
         data = None if form is None else {**form, "csrf": self.csrf}
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
@@ -129,11 +130,11 @@ class Portal:
         return reply
 
     def get(self, template: str, **params: str) -> requests.Response:
-        return self.request("GET", template, **params)
+        return self.request("GET", template, params=params)
 
     def post(self, template: str, form: dict[str, str], **params: str) -> requests.Response:
         """A form: 303 to the next page."""
-        return self.request("POST", template, form, expect=(303,), **params)
+        return self.request("POST", template, form, expect=(303,), params=params)
 
     def activate_and_sign_in(self, activation_url: str, email: str, password: str) -> None:
         """The activation link's page, the password form, then the sign-in form."""

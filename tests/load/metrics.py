@@ -61,6 +61,10 @@ class Recorder:
             )
         return "\n".join(lines)
 
+    def status_line(self) -> str:
+        """Answers by status, e.g. ``200 x 1,204, 201 x 310, 303 x 96, 404 x 52``."""
+        return ", ".join(f"{status} x {n:,}" for status, n in sorted(self.statuses.items()))
+
     def error_lines(self) -> list[str]:
         return [
             f"error: {n:,} x {status} on {route}"

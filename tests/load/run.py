@@ -90,6 +90,9 @@ class Report:
             f"load: {self.written:,} items written, {len(self.lag.lags()):,} notes timed for "
             f"sync lag ({self.lag_missing} never arrived), {self.transitions} lanes submitted "
             "and approved",
+            f"load: statuses in the timed phase {self.load.status_line()} (a 404 is the poller "
+            "not finding a replica yet); at set-up and the end "
+            f"{self.other.status_line()}",
             *self.load.error_lines(),
             *self.other.error_lines(),
             *(f"sample: {s}" for s in self.load.samples + self.other.samples),
