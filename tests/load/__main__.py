@@ -1,6 +1,6 @@
 """``make load``: the bounded load test, printed as a table and a summary line.
 
-``LOAD_TENANTS`` (default 4), ``LOAD_SECONDS`` (40) and ``LOAD_WORKERS`` (6) size it. Exits 1
+``LOAD_TENANTS`` (default 4), ``LOAD_SECONDS`` (30) and ``LOAD_WORKERS`` (6) size it. Exits 1
 when any request failed (any 5xx, or a status the step did not expect), an item was lost or
 duplicated, or a timed note never arrived.
 """

@@ -21,7 +21,7 @@ from tests.load.world import set_up_tenant
 @dataclass(frozen=True)
 class Config:
     tenants: int = 4
-    seconds: float = 40.0
+    seconds: float = 30.0
     workers: int = 6
 
     @classmethod
