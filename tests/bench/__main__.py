@@ -124,10 +124,18 @@ def list_budgets() -> list[tuple[str, str, str, str]]:
 
 def main() -> None:
     from tests.bench.cold_start import cold_start
+    from tests.bench.feed_budget import feed_cost, feed_lag
     from tests.bench.sync_budget import note_budget
     from tests.bench.sync_lag import note_lag
 
-    rows = [*cold_start(), *list_budgets(), *note_budget(), *note_lag()]
+    rows = [
+        *cold_start(),
+        *list_budgets(),
+        *note_budget(),
+        *note_lag(),
+        *feed_cost(),
+        *feed_lag(),
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("measure", "figure", "detail", "budget")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
