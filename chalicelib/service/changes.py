@@ -3,10 +3,12 @@
 Logging is a stream reaction (``streams/handler.py``), run for every decoded ticket, item and
 outsourcing record with the record's identity and time. What a change shows is decided in
 ``domain.changes``; the log appends it with one transaction conditional on the head it read
-(see ``adapters/dynamo/changes.py``). A cancelled append whose reason is the record's marker
-means the record was logged already (a replayed or retried batch, a dead-letter redrive): skip.
-One cancelled on the counter means another shard's writer appended first: read the head again
-(strongly consistent) and retry, a few times, then fail the record so its batch is retried.
+(see ``adapters/dynamo/changes.py``); the head is remembered per process (:class:`HeadCache`), so
+the counter is read only after a race or on a cold start. A cancelled append whose reason is the
+record's marker means the record was logged already (a replayed or retried batch, a dead-letter
+redrive): skip. One cancelled on the counter means another writer (another shard, another
+process) appended first: read the head again (strongly consistent) and retry, a few times, then
+fail the record so its batch is retried.
 
 Reading (``GET /v1/changes``) returns entries after the cursor, oldest first, with a cursor that
 is always given, also at the head (the position to poll from). A cursor is refused as 400 when it
@@ -16,11 +18,12 @@ change after it is no longer kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain import changes
-from chalicelib.domain.changes import ChangeEntry, StreamSource
+from chalicelib.domain.changes import ChangeEntry, Head, StreamSource
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import GoneError, ValidationError
 from chalicelib.domain.events import DomainEvent
@@ -30,9 +33,36 @@ from chalicelib.ports import ChangeLog, ChangeLogRaceError, Page, Paging
 APPEND_ATTEMPTS = 5
 
 
+class HeadCache:
+    """The head this process last read or wrote per owner, so most appends skip reading the
+    counter: a stale head (another shard appended since) only costs a refused transaction and
+    one strongly consistent re-read. An owner without a feed stays without one."""
+
+    MAX_OWNERS = 10_000
+
+    def __init__(self) -> None:
+        self._heads: dict[str, Head | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, owner_id: str) -> tuple[bool, Head | None]:
+        with self._lock:
+            return owner_id in self._heads, self._heads.get(owner_id)
+
+    def put(self, owner_id: str, head: Head | None) -> None:
+        with self._lock:
+            if len(self._heads) >= self.MAX_OWNERS:
+                self._heads.clear()
+            self._heads[owner_id] = head
+
+    def forget(self, owner_id: str) -> None:
+        with self._lock:
+            self._heads.pop(owner_id, None)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangePorts:
     log: ChangeLog
+    heads: HeadCache = field(default_factory=HeadCache)
 
 
 class ChangeLogBusyError(Exception):
@@ -44,19 +74,27 @@ def log_change(ports: ChangePorts, event: DomainEvent, source: StreamSource) -> 
     change = changes.change_of(event)
     if change is None:
         return
-    where = {"tenant_id": change.owner_id, "object_id": change.object.id}
-    for _ in range(APPEND_ATTEMPTS):
-        head = ports.log.head(change.owner_id)
+    owner = change.owner_id
+    where = {"tenant_id": owner, "object_id": change.object.id}
+    for attempt in range(APPEND_ATTEMPTS):
+        known, head = ports.heads.get(owner)
+        if not known or attempt > 0:
+            head = ports.log.head(owner)
+            ports.heads.put(owner, head)
         if head is None:
             return  # a subcontractor company: no API, no feed
+        expires = changes.expiry(utcnow(), head)
         try:
-            logged = ports.log.append(change, head, source, changes.expiry(utcnow(), head))
+            logged = ports.log.append(change, head, source, expires)
         except ChangeLogRaceError:
+            ports.heads.forget(owner)
             logger.info("change log moved, retrying", extra=where)
             continue
         if not logged:
+            ports.heads.forget(owner)  # the head used may have been stale as well
             logger.info("change already logged", extra=where)
             return
+        ports.heads.put(owner, Head(head.sequence + 1, expires))
         count("ChangeLogged")
         return
     raise ChangeLogBusyError(f"change log of {change.owner_id} kept moving")

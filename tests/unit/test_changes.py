@@ -189,3 +189,37 @@ def test_the_stream_source_is_part_of_what_is_logged_once() -> None:
     service.log_change(ports, event, first)
     service.log_change(ports, event, same_item_later)
     assert len(log) == 2
+
+
+def test_two_processes_with_their_own_remembered_heads_leave_no_gap() -> None:
+    # Given two stream consumers (their own head caches) appending to one tenant's log in turn
+    log = FakeChangeLog({TENANT})
+    first, second = ChangePorts(log), ChangePorts(log)
+    for turn in range(6):
+        ports = first if turn % 2 == 0 else second
+        service.log_change(ports, TicketChanged(None, ticket(TENANT)), source())
+    # Then each stale head was refused and read again: 1..6 without a gap
+    assert [e.sequence for e in log.after(TENANT, 0, 10)] == [1, 2, 3, 4, 5, 6]
+
+
+class _CountingHeads(FakeChangeLog):
+    reads = 0
+
+    def head(self, owner_id: str) -> Head | None:
+        self.reads += 1
+        return super().head(owner_id)
+
+
+def test_the_counter_is_read_once_per_owner_while_nobody_else_appends() -> None:
+    log = _CountingHeads({TENANT})
+    ports = ChangePorts(log)
+    _logged_with(ports, 5)
+    company = ticket(new_id())
+    for _ in range(3):
+        service.log_change(ports, TicketChanged(None, company), source())
+    assert log.reads == 2 and len(log) == 5
+
+
+def _logged_with(ports: ChangePorts, count: int) -> None:
+    for _ in range(count):
+        service.log_change(ports, TicketChanged(None, ticket(TENANT)), source())
