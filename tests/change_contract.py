@@ -36,7 +36,7 @@ from chalicelib.domain.outsourcing import (
 from chalicelib.domain.tickets import Priority, Ticket
 from chalicelib.ports import ChangeLog, ChangeLogRaceError
 from chalicelib.service import changes as service
-from chalicelib.service.changes import ChangeLogBusyError, ChangePorts
+from chalicelib.service.changes import ChangePorts, ChangesNotLoggedError
 
 
 @dataclass
@@ -147,9 +147,10 @@ class ChangeLogContract:
         raise NotImplementedError
 
     def _append(self, log: ChangeLog, change: Change, src: StreamSource | None = None) -> bool:
+        """Append one change; False when its record was logged before."""
         head = log.head(change.owner_id)
         assert head is not None
-        return log.append(change, head, src or source(), expiry(utcnow(), head))
+        return not log.append([(change, src or source())], head, expiry(utcnow(), head))
 
     def test_appended_changes_read_back_in_order_with_their_states(
         self, under_test: LogUnderTest
@@ -188,6 +189,38 @@ class ChangeLogContract:
         # While another record of the same item is a new change
         assert self._append(log, change, source(src.table_key[0])) is True
 
+    def test_many_changes_go_in_one_append_and_a_replayed_one_refuses_it_whole(
+        self, under_test: LogUnderTest
+    ) -> None:
+        # Given three changes of one tenant appended together
+        log, tenant_id = under_test.log, under_test.tenant_id
+        first = ticket(tenant_id)
+        batch = [
+            (change_of(tenant_id, s, Operation.CREATE), source())
+            for s in [first, *states(tenant_id, first.ticket_id)[:2]]
+        ]
+        head = log.head(tenant_id)
+        assert head is not None and log.room([c for c, _ in batch]) == 3
+        assert log.append(batch, head, expiry(utcnow(), head)) == frozenset()
+        entries = log.after(tenant_id, 0, 10)
+        assert [(e.sequence, e.state) for e in entries] == [
+            (n + 1, c.state) for n, (c, _) in enumerate(batch)
+        ]
+        # When a later append holds the second of them again
+        later = (change_of(tenant_id, ticket(tenant_id), Operation.CREATE), source())
+        head = log.head(tenant_id)
+        assert head is not None and head.sequence == 3
+        seen = log.append([later, batch[1], later], head, expiry(utcnow(), head))
+        # Then it names that one and writes nothing
+        assert seen == frozenset({1})
+        assert len(log.after(tenant_id, 0, 10)) == 3
+
+    def test_room_bounds_one_append(self, under_test: LogUnderTest) -> None:
+        tenant_id = under_test.tenant_id
+        many = [change_of(tenant_id, ticket(tenant_id), Operation.CREATE) for _ in range(60)]
+        assert 1 <= under_test.log.room(many) <= 49
+        assert under_test.log.room(many[:1]) == 1
+
     def test_an_append_on_a_stale_head_is_refused_and_writes_nothing(
         self, under_test: LogUnderTest
     ) -> None:
@@ -198,7 +231,7 @@ class ChangeLogContract:
         late = change_of(tenant_id, ticket(tenant_id, "Late"), Operation.CREATE)
         late_source = source()
         with pytest.raises(ChangeLogRaceError):
-            log.append(late, stale, late_source, expiry(utcnow(), stale))
+            log.append([(late, late_source)], stale, expiry(utcnow(), stale))
         assert [e.sequence for e in log.after(tenant_id, 0, 10)] == [1]
         # And the refused record is not marked as logged: its retry goes in as the next entry
         assert self._append(log, late, late_source) is True
@@ -213,7 +246,9 @@ class ChangeLogContract:
             change = change_of(tenant_id, ticket(tenant_id, f"T{number}"), Operation.CREATE)
             head = log.head(tenant_id)
             assert head is not None
-            log.append(change, head, source(), (now + timedelta(days=days)).replace(microsecond=0))
+            log.append(
+                [(change, source())], head, (now + timedelta(days=days)).replace(microsecond=0)
+            )
         assert [e.sequence for e in log.after(tenant_id, 1, 2)] == [2, 3]
         assert [e.sequence for e in log.after(tenant_id, 4, 10)] == [5]
         assert log.after(tenant_id, 5, 10) == []
@@ -261,7 +296,7 @@ class ChangeLogContract:
                     try:
                         service.log_change(ports, TicketChanged(None, created), src)
                         break
-                    except ChangeLogBusyError:
+                    except ChangesNotLoggedError:
                         continue
                     except BaseException as exc:  # pragma: no cover - reported below
                         failures.append(exc)

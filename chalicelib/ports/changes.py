@@ -25,11 +25,18 @@ class ChangeLog(Protocol):
         subcontractor company, which has no API). Said once per owner by the owner's first
         change: afterwards the counter itself says it, so this is one read either way."""
 
-    def append(self, change: Change, head: Head, source: StreamSource, expires: datetime) -> bool:
-        """Append ``change`` as entry ``head.sequence + 1``, in one transaction conditional on
-        the head still being ``head``, on the entry not existing and on ``source`` not having
-        been logged before. False (nothing written) when ``source`` was logged already; raises
-        :class:`ChangeLogRaceError` when another writer moved the head first."""
+    def room(self, changes: Sequence[Change]) -> int:
+        """How many of the leading ``changes`` (of one owner) one append can take (at least 1)."""
+
+    def append(
+        self, logged: Sequence[tuple[Change, StreamSource]], head: Head, expires: datetime
+    ) -> frozenset[int]:
+        """Append the changes (of one owner, each with the stream record it came from) as
+        entries ``head.sequence + 1...``, expiring at ``expires``, in ONE transaction conditional
+        on the head still being ``head``, on the entries not existing and on no record having
+        been logged before. Returns the indexes of the records logged before (then nothing is
+        written; empty when all were appended); raises :class:`ChangeLogRaceError` when another
+        writer moved the head first."""
 
     def after(self, tenant_id: str, sequence: int, limit: int) -> Sequence[ChangeEntry]:
         """Up to ``limit`` entries after ``sequence``, oldest first: one strongly consistent

@@ -19,11 +19,12 @@ change after it is no longer kept.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib.domain import changes
-from chalicelib.domain.changes import ChangeEntry, Head, StreamSource
+from chalicelib.domain.changes import Change, ChangeEntry, Head, StreamSource
 from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import GoneError, ValidationError
 from chalicelib.domain.events import DomainEvent
@@ -69,35 +70,99 @@ class ChangeLogBusyError(Exception):
     """Every attempt lost to another writer: the record fails and its batch is retried."""
 
 
+class ChangesNotLoggedError(Exception):
+    """Appending an owner's changes stopped: ``done`` of them are logged (or were before)."""
+
+    def __init__(self, owner: str, done: int) -> None:
+        super().__init__(f"changes of {owner} not logged after the first {done}")
+        self.done = done
+
+
+Logged = tuple[Change, StreamSource]
+
+
 def log_change(ports: ChangePorts, event: DomainEvent, source: StreamSource) -> None:
-    """Append the change ``event`` makes to its owner's feed, exactly once per stream record."""
+    """Append the change ``event`` makes to its owner's feed, once per stream record."""
     change = changes.change_of(event)
-    if change is None:
-        return
-    owner = change.owner_id
-    where = {"tenant_id": owner, "object_id": change.object.id}
-    for attempt in range(APPEND_ATTEMPTS):
+    if change is not None:
+        append_changes(ports, change.owner_id, [(change, source)])
+
+
+def append_changes(ports: ChangePorts, owner: str, pending: Sequence[Logged]) -> int:
+    """Append ``pending`` (one owner's changes, in stream order) to its feed, as few
+    transactions as fit; records logged before are skipped. Returns how many were done; on a
+    failure raises :class:`ChangesNotLoggedError` saying how many were done before it."""
+    done = 0
+    try:
+        while done < len(pending):
+            done += _append_some(ports, owner, pending[done:])
+    except Exception as exc:
+        raise ChangesNotLoggedError(owner, done) from exc
+    return done
+
+
+def _append_some(ports: ChangePorts, owner: str, pending: Sequence[Logged]) -> int:
+    """Append the leading changes one transaction takes; returns how many were done."""
+    taken = list(pending[: ports.log.room([change for change, _ in pending])])
+    chunk = list(taken)
+    where = {"tenant_id": owner, "changes": len(chunk)}
+    races = 0
+    while chunk:
         known, head = ports.heads.get(owner)
-        if not known or attempt > 0:
+        if not known:
             head = ports.log.head(owner)
             ports.heads.put(owner, head)
         if head is None:
-            return  # a subcontractor company: no API, no feed
+            return len(taken)  # a subcontractor company: no API, no feed
         expires = changes.expiry(utcnow(), head)
         try:
-            logged = ports.log.append(change, head, source, expires)
+            seen = ports.log.append(chunk, head, expires)
         except ChangeLogRaceError:
             ports.heads.forget(owner)
+            races += 1
+            if races >= APPEND_ATTEMPTS:
+                raise ChangeLogBusyError(f"change log of {owner} kept moving") from None
             logger.info("change log moved, retrying", extra=where)
             continue
-        if not logged:
-            ports.heads.forget(owner)  # the head used may have been stale as well
-            logger.info("change already logged", extra=where)
-            return
-        ports.heads.put(owner, Head(head.sequence + 1, expires))
-        count("ChangeLogged")
-        return
-    raise ChangeLogBusyError(f"change log of {change.owner_id} kept moving")
+        if seen:
+            # Logged before (a replay, a retried batch, a redrive): the rest goes in again.
+            logger.info("change already logged", extra={**where, "already": len(seen)})
+            chunk = [logged for index, logged in enumerate(chunk) if index not in seen]
+            continue
+        ports.heads.put(owner, Head(head.sequence + len(chunk), expires))
+        for _ in chunk:
+            count("ChangeLogged")
+        chunk = []
+    return len(taken)
+
+
+class ChangeBatch:
+    """The feed's changes of one stream batch, appended per owner at the batch's end: one
+    transaction for up to 49 changes of an owner instead of one per change."""
+
+    def __init__(self, ports: ChangePorts) -> None:
+        self._ports = ports
+        self._pending: dict[str, list[tuple[int, Logged]]] = {}
+
+    def add(self, event: DomainEvent, source: StreamSource, position: int) -> None:
+        """Keep the change of the batch's record at ``position`` (in batch order)."""
+        change = changes.change_of(event)
+        if change is not None:
+            self._pending.setdefault(change.owner_id, []).append((position, (change, source)))
+
+    def flush(self) -> int | None:
+        """Append every owner's changes; returns the position of the earliest record whose
+        change could not be logged (that record and every later one must be retried), or None.
+        """
+        pending, self._pending = self._pending, {}
+        failed: list[int] = []
+        for owner, kept in pending.items():
+            try:
+                append_changes(self._ports, owner, [logged for _, logged in kept])
+            except ChangesNotLoggedError as exc:
+                logger.exception("change not logged", extra={"tenant_id": owner})
+                failed.append(kept[exc.done][0])
+        return min(failed) if failed else None
 
 
 def read_changes(

@@ -11,7 +11,7 @@ once, and a whole batch can be retried after a timeout.)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.dynamo.stream_events import decode, record_key, source_of
 from chalicelib.domain.changes import StreamSource
@@ -23,8 +23,17 @@ if TYPE_CHECKING:
     )
 
 Reaction = Callable[[Any], None]
-# A reaction that also needs the stream record's identity and time (the change feed).
-SourcedReaction = Callable[[Any, StreamSource], None]
+
+
+class BatchReaction(Protocol):
+    """A reaction that collects a batch's events (with each record's identity, time and place
+    in the batch) and does its work once at the end of the batch (the change feed)."""
+
+    def add(self, event: Any, source: StreamSource, position: int) -> None: ...
+
+    def flush(self) -> int | None:
+        """Do the work; the position of the earliest record not done, or None."""
+        ...
 
 
 class EarlierChangeFailedError(Exception):
@@ -37,26 +46,43 @@ class Dispatcher:
     def __init__(
         self,
         reactions: Mapping[type, Sequence[Reaction]],
-        sourced: Mapping[type, Sequence[SourcedReaction]] | None = None,
+        batched: Callable[[], Mapping[type, Sequence[BatchReaction]]] | None = None,
     ) -> None:
         self._reactions = reactions
-        self._sourced = sourced or {}
+        self._new_batch = batched or dict
+        self._batched: Mapping[type, Sequence[BatchReaction]] = {}
+        self._positions: list[str] = []
+
+    def begin(self) -> None:
+        """Start a batch: the batch reactions start empty."""
+        self._batched = self._new_batch()
+        self._positions = []
 
     def dispatch(self, raw: dict[str, Any]) -> int:
-        """Run every reaction for one raw stream record (those taking the record's identity
-        last); returns how many ran."""
+        """Run every reaction for one raw stream record (and hand it to the batch reactions);
+        returns how many ran."""
         event = decode(raw)
         if event is None:
             return 0
         reactions = self._reactions.get(type(event), ())
         for reaction in reactions:
             reaction(event)
-        sourced = self._sourced.get(type(event), ())
-        if sourced:
+        batched = self._batched.get(type(event), ())
+        if batched:
+            position = len(self._positions)
+            self._positions.append(str(raw.get("dynamodb", {}).get("SequenceNumber", "")))
             source = source_of(raw)
-            for sourced_reaction in sourced:
-                sourced_reaction(event, source)
-        return len(reactions) + len(sourced)
+            for batch_reaction in batched:
+                batch_reaction.add(event, source, position)
+        return len(reactions) + len(batched)
+
+    def finish(self) -> str | None:
+        """End the batch: run the batch reactions' work; the sequence number of the earliest
+        record whose work failed, or None."""
+        flushed = {id(r): r for group in self._batched.values() for r in group}.values()
+        failed = [p for p in (r.flush() for r in flushed) if p is not None]
+        self._batched = {}
+        return self._positions[min(failed)] if failed else None
 
 
 def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -> dict[str, Any]:
@@ -73,6 +99,7 @@ def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -
         event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
     )
     first_failure: list[tuple[str, str]] = []
+    dispatcher.begin()
 
     def handle(record: DynamoDBRecord) -> None:
         raw = record.raw_event
@@ -88,9 +115,24 @@ def process_batch(event: dict[str, Any], context: Any, dispatcher: Dispatcher) -
             )
             raise
 
-    return process_partial_response(  # type: ignore[return-value]
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event,
         record_handler=handle,
         processor=processor,
         context=context,
     )
+    return _with_batch_failures(event, response, dispatcher.finish())
+
+
+def _with_batch_failures(
+    event: dict[str, Any], response: dict[str, Any], failed_at: str | None
+) -> dict[str, Any]:
+    """Report the earliest record whose batch work failed, and every later one, as failed too:
+    the retry then starts there (the records before it are done)."""
+    if failed_at is None:
+        return response
+    reported = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    sequences = [r.get("dynamodb", {}).get("SequenceNumber", "") for r in event.get("Records", [])]
+    logger.warning("batch work failed", extra={"sequence_number": failed_at})
+    failing = [s for s in sequences if s in reported or int(s) >= int(failed_at)]
+    return {**response, "batchItemFailures": [{"itemIdentifier": s} for s in failing]}

@@ -16,7 +16,7 @@ from chalice.app import Blueprint, DynamoDBEvent
 from chalicelib.container import Container, get_container
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
 from chalicelib.service import changes, fees, items, notifications, replication
-from chalicelib.streams.dispatcher import Dispatcher, process_batch
+from chalicelib.streams.dispatcher import BatchReaction, Dispatcher, process_batch
 
 STREAM_ARN_PLACEHOLDER = (
     "arn:aws:dynamodb:us-east-1:000000000000:table/outsourcing-main/stream/replaced-at-package"
@@ -28,9 +28,6 @@ streams = Blueprint(__name__)
 def build_dispatcher(container: Container) -> Dispatcher:
     """Every reaction of the service, by domain event type: the one place that wires them."""
     replicating = container.replication_ports
-    # The change feed logs each ticket, item and outsourcing record in its owner's feed; it
-    # needs the record's identity (to log it once) and time, so it is wired with its source.
-    logging_change = partial(changes.log_change, container.change_ports)
     return Dispatcher(
         {
             ItemChanged: [
@@ -44,12 +41,15 @@ def build_dispatcher(container: Container) -> Dispatcher:
             ],
             TicketChanged: [partial(replication.on_ticket_changed, replicating)],
         },
-        sourced={
-            ItemChanged: [logging_change],
-            OutsourcingChanged: [logging_change],
-            TicketChanged: [logging_change],
-        },
+        batched=partial(_change_feed, container),
     )
+
+
+def _change_feed(container: Container) -> dict[type, list[BatchReaction]]:
+    """The change feed logs each ticket, item and outsourcing record in its owner's feed, with
+    the record's identity (to log it once) and time, per owner once at the end of the batch."""
+    feed = changes.ChangeBatch(container.change_ports)
+    return {ItemChanged: [feed], OutsourcingChanged: [feed], TicketChanged: [feed]}
 
 
 @streams.on_dynamodb_record(

@@ -21,6 +21,7 @@ class FakeChangeLog:
         self.no_feed: set[str] = set()
         self._seen: set[tuple[str, str, str, str]] = set()
         self._lock = threading.Lock()  # conditional writes are atomic, as in DynamoDB
+        self.appends = 0  # transactions committed
 
     def __len__(self) -> int:
         return sum(len(entries) for entries in self.entries.values())
@@ -33,26 +34,35 @@ class FakeChangeLog:
             entries = self.entries.get(owner_id, [])
             return Head(entries[-1].sequence, entries[-1].expires_at) if entries else Head(0)
 
-    def append(self, change: Change, head: Head, source: StreamSource, expires: datetime) -> bool:
-        marker = (change.owner_id, *source.table_key, source.sequence_number)
+    def room(self, changes: Sequence[Change]) -> int:
+        return max(1, min(len(changes), 49))
+
+    def append(
+        self, logged: Sequence[tuple[Change, StreamSource]], head: Head, expires: datetime
+    ) -> frozenset[int]:
+        owner = logged[0][0].owner_id
+        markers = [(owner, *source.table_key, source.sequence_number) for _, source in logged]
         with self._lock:
-            if marker in self._seen:
-                return False
-            entries = self.entries.setdefault(change.owner_id, [])
+            seen = frozenset(i for i, marker in enumerate(markers) if marker in self._seen)
+            if seen:
+                return seen
+            entries = self.entries.setdefault(owner, [])
             if (entries[-1].sequence if entries else 0) != head.sequence:
                 raise ChangeLogRaceError()
-            self._seen.add(marker)
-            entries.append(
-                ChangeEntry(
-                    sequence=head.sequence + 1,
-                    at=source.at,
-                    object=change.object,
-                    operation=change.operation,
-                    state=change.state,
-                    expires_at=expires.replace(microsecond=0),
+            self._seen.update(markers)
+            for index, (change, source) in enumerate(logged):
+                entries.append(
+                    ChangeEntry(
+                        sequence=head.sequence + 1 + index,
+                        at=source.at,
+                        object=change.object,
+                        operation=change.operation,
+                        state=change.state,
+                        expires_at=expires.replace(microsecond=0),
+                    )
                 )
-            )
-        return True
+            self.appends += 1
+        return frozenset()
 
     def after(self, tenant_id: str, sequence: int, limit: int) -> Sequence[ChangeEntry]:
         with self._lock:

@@ -26,7 +26,12 @@ from chalicelib.domain.outsourcing import Lane, OutsourceStatus, Side
 from chalicelib.domain.sync import Tombstone
 from chalicelib.ports import ChangeLogRaceError, Paging
 from chalicelib.service import changes as service
-from chalicelib.service.changes import ChangeLogBusyError, ChangePorts
+from chalicelib.service.changes import (
+    ChangeBatch,
+    ChangeLogBusyError,
+    ChangePorts,
+    ChangesNotLoggedError,
+)
 from tests.change_contract import source, states, ticket
 from tests.unit.change_fakes import FakeChangeLog
 
@@ -141,8 +146,9 @@ class _AlwaysRacing(FakeChangeLog):
 
 def test_a_log_that_keeps_moving_fails_the_record_after_a_few_attempts() -> None:
     ports = ChangePorts(log=_AlwaysRacing({TENANT}))
-    with pytest.raises(ChangeLogBusyError):
+    with pytest.raises(ChangesNotLoggedError) as caught:
         service.log_change(ports, TicketChanged(None, ticket(TENANT)), source())
+    assert caught.value.done == 0 and isinstance(caught.value.__cause__, ChangeLogBusyError)
 
 
 def test_pages_hand_out_a_cursor_also_at_the_head() -> None:
@@ -223,3 +229,61 @@ def test_the_counter_is_read_once_per_owner_while_nobody_else_appends() -> None:
 def _logged_with(ports: ChangePorts, count: int) -> None:
     for _ in range(count):
         service.log_change(ports, TicketChanged(None, ticket(TENANT)), source())
+
+
+def test_a_batch_appends_each_owners_changes_in_one_transaction_in_stream_order() -> None:
+    # Given a stream batch with changes of two tenants, interleaved, and one of a company
+    other = new_id()
+    log = FakeChangeLog({TENANT, other})
+    batch = ChangeBatch(ChangePorts(log))
+    tickets = [ticket(TENANT if n % 2 == 0 else other, f"T{n}") for n in range(6)]
+    for position, created in enumerate(tickets):
+        batch.add(TicketChanged(None, created), source(), position)
+    batch.add(TicketChanged(None, ticket(new_id())), source(), 6)
+    # When the batch ends
+    assert batch.flush() is None
+    # Then each tenant got its changes in batch order, in one transaction each
+    assert log.appends == 2
+    for owner in (TENANT, other):
+        titles = [
+            e.state.title for e in log.after(owner, 0, 10) if isinstance(e.state, type(tickets[0]))
+        ]
+        assert titles == [t.title for t in tickets if t.tenant_id == owner]
+    assert batch.flush() is None and log.appends == 2  # nothing is kept for the next batch
+
+
+class _FailingFor(FakeChangeLog):
+    def __init__(self, tenants: set[str], failing: str) -> None:
+        super().__init__(tenants)
+        self.failing = failing
+
+    def append(self, logged, head, expires):  # type: ignore[no-untyped-def]
+        if logged[0][0].owner_id == self.failing:
+            raise RuntimeError("storage unavailable")
+        return super().append(logged, head, expires)
+
+
+def test_a_batch_names_the_earliest_record_whose_change_was_not_logged() -> None:
+    other = new_id()
+    log = _FailingFor({TENANT, other}, failing=other)
+    batch = ChangeBatch(ChangePorts(log))
+    owners = [TENANT, TENANT, other, TENANT, other]
+    for position, owner in enumerate(owners):
+        batch.add(TicketChanged(None, ticket(owner)), source(), position)
+    assert batch.flush() == 2
+    assert len(log.after(TENANT, 0, 10)) == 3  # logged; a retry from 2 skips them as seen
+
+
+def test_a_replayed_batch_logs_only_what_is_new() -> None:
+    log = FakeChangeLog({TENANT})
+    events = [(TicketChanged(None, ticket(TENANT)), source()) for _ in range(4)]
+    first = ChangeBatch(ChangePorts(log))
+    for position, (event, src) in enumerate(events[:2]):
+        first.add(event, src, position)
+    assert first.flush() is None
+    again = ChangeBatch(ChangePorts(log))
+    for position, (event, src) in enumerate(events):
+        again.add(event, src, position)
+    assert again.flush() is None
+    assert [e.sequence for e in log.after(TENANT, 0, 10)] == [1, 2, 3, 4]
+    assert [e.state for e in log.after(TENANT, 0, 10)] == [e.after for e, _ in events]

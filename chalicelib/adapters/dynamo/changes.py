@@ -78,6 +78,9 @@ SEQUENCE_DIGITS = 20
 _SEQUENCE = re.compile(rf"^\d{{{SEQUENCE_DIGITS}}}$")
 # The state is left out above this many bytes (the item limit is 400 KB, the envelope < 1 KB).
 MAX_STATE_BYTES = 390_000
+# Per transaction: 100 items at most (an entry and a marker per change, and the head), 4 MB.
+MAX_CHANGES_PER_APPEND = 49
+MAX_TRANSACTION_BYTES = 3_500_000
 # Transaction cancellation reasons that mean another writer holds or moved the counter.
 _RACE_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
@@ -229,8 +232,23 @@ class DynamoChangeLog:
                 raise
         return None
 
-    def append(self, change: Change, head: Head, source: StreamSource, expires: datetime) -> bool:
-        sequence = head.sequence + 1
+    def room(self, changes: Sequence[Change]) -> int:
+        """How many of the leading ``changes`` one transaction takes: at most 100 items (an entry
+        and a marker each, plus the head) and 4 MB (entries are at most 390 KB of state)."""
+        taken, size = 0, 0
+        for change in changes[:MAX_CHANGES_PER_APPEND]:
+            state = _encode_state(change.state) if change.state is not None else {}
+            size += min(len(json.dumps(state).encode()), MAX_STATE_BYTES) + 2048
+            if taken and size > MAX_TRANSACTION_BYTES:
+                break
+            taken += 1
+        return max(taken, 1)
+
+    def append(
+        self, logged: Sequence[tuple[Change, StreamSource]], head: Head, expires: datetime
+    ) -> frozenset[int]:
+        owner = logged[0][0].owner_id
+        last = head.sequence + len(logged)
         counter_moves = (
             ChangeCounterRecord.pk.does_not_exist()
             if head.sequence == 0
@@ -238,40 +256,43 @@ class DynamoChangeLog:
         )
         try:
             with Transaction() as tx:
-                tx.save(
-                    ChangeSeenRecord(
-                        pk=marker_pk(change.owner_id, source),
-                        sk=keys.CHANGE_SEEN_SK,
-                        tenant_id=change.owner_id,
-                        expires_at=source.at + DEDUP_RETENTION,
-                    ),
-                    condition=ChangeSeenRecord.pk.does_not_exist(),
-                    label="marker",
-                )
-                tx.save(
-                    _entry_record(change, sequence, source.at, expires),
-                    condition=ChangeEntryRecord.pk.does_not_exist(),
-                    label="entry",
-                )
+                for index, (change, source) in enumerate(logged):
+                    assert change.owner_id == owner
+                    tx.save(
+                        ChangeSeenRecord(
+                            pk=marker_pk(owner, source),
+                            sk=keys.CHANGE_SEEN_SK,
+                            tenant_id=owner,
+                            expires_at=source.at + DEDUP_RETENTION,
+                        ),
+                        condition=ChangeSeenRecord.pk.does_not_exist(),
+                        label=f"marker:{index}",
+                    )
+                    tx.save(
+                        _entry_record(change, head.sequence + 1 + index, source.at, expires),
+                        condition=ChangeEntryRecord.pk.does_not_exist(),
+                        label="entry",
+                    )
                 tx.update(
-                    _counter_key(change.owner_id),
+                    _counter_key(owner),
                     actions=[
-                        ChangeCounterRecord.value.set(sequence),
+                        ChangeCounterRecord.value.set(last),
                         ChangeCounterRecord.last_expires_at.set(expires),
-                        ChangeCounterRecord.tenant_id.set(change.owner_id),
+                        ChangeCounterRecord.tenant_id.set(owner),
                         ChangeCounterRecord.type.set(ChangeCounterRecord),
                     ],
                     condition=counter_moves,
                     label="counter",
                 )
         except TransactWriteError as exc:
-            if tx.failed(exc, "marker"):
-                return False
+            seen = frozenset(i for i in range(len(logged)) if tx.failed(exc, f"marker:{i}"))
+            if seen:
+                return seen
             reasons = [r.code for r in exc.cancellation_reasons or [] if r is not None]
             if any(code in _RACE_CODES for code in reasons):
                 raise ChangeLogRaceError() from exc
             raise
-        return True
+        return frozenset()
 
     def after(self, tenant_id: str, sequence: int, limit: int) -> Sequence[ChangeEntry]:
         records = ChangeEntryRecord.query(

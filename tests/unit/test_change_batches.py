@@ -1,0 +1,61 @@
+"""The stream batch and the change feed: changes logged once per batch, and a feed that cannot
+log holds back its record and everything after it (the retry starts there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.events import ItemChanged, TicketChanged
+from chalicelib.service.changes import ChangeBatch, ChangePorts
+from chalicelib.streams.dispatcher import Dispatcher, process_batch
+from infra.local.lambda_context import lambda_context
+from tests.unit.change_fakes import FakeChangeLog
+from tests.unit.stream_events import StreamEventBuilder
+
+
+def _dispatcher(log: FakeChangeLog, seen: list[Any]) -> Dispatcher:
+    def feed() -> dict[type, list[Any]]:
+        batch = ChangeBatch(ChangePorts(log))
+        return {ItemChanged: [batch], TicketChanged: [batch]}
+
+    return Dispatcher({ItemChanged: [seen.append]}, batched=feed)
+
+
+def test_a_batch_logs_its_changes_in_order_with_one_append_per_tenant() -> None:
+    events = StreamEventBuilder()
+    log, seen = FakeChangeLog({events.tenant_id}), []
+    batch = events.batch(
+        events.ticket_inserted("t1"),
+        events.note_inserted("n1"),
+        events.other_record(),
+        events.note_inserted("n2"),
+    )
+    dispatcher = _dispatcher(log, seen)
+    response = process_batch(batch, lambda_context("table_stream"), dispatcher)
+    assert response == {"batchItemFailures": []}
+    entries = log.after(events.tenant_id, 0, 10)
+    assert [e.object.type.value for e in entries] == ["ticket", "note", "note"]
+    assert [e.object.id for e in entries[1:]] == [events.item_id("n1"), events.item_id("n2")]
+    assert log.appends == 1
+    # The same dispatcher serves the next batch afresh (the dead-letter retry reuses it)
+    again = process_batch(batch, lambda_context("table_stream"), dispatcher)
+    assert again == {"batchItemFailures": []} and len(log) == 3
+
+
+class _Unavailable(FakeChangeLog):
+    def append(self, *args: Any, **kwargs: Any) -> frozenset[int]:
+        raise RuntimeError("storage unavailable")
+
+
+def test_a_change_that_cannot_be_logged_fails_its_record_and_the_rest_of_the_batch() -> None:
+    events = StreamEventBuilder()
+    seen: list[Any] = []
+    batch = events.batch(
+        events.other_record(), events.note_inserted("n1"), events.note_inserted("n2")
+    )
+    response = process_batch(
+        batch, lambda_context("table_stream"), _dispatcher(_Unavailable({events.tenant_id}), seen)
+    )
+    failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    assert failed == [r["dynamodb"]["SequenceNumber"] for r in batch["Records"][1:]]
+    assert len(seen) == 2  # the other reactions ran; they are idempotent, so the retry is safe
