@@ -210,7 +210,7 @@ class ChangeLogContract:
         later = (change_of(tenant_id, ticket(tenant_id), Operation.CREATE), source())
         head = log.head(tenant_id)
         assert head is not None and head.sequence == 3
-        seen = log.append([later, batch[1], later], head, expiry(utcnow(), head))
+        seen = log.append([later, batch[1]], head, expiry(utcnow(), head))
         # Then it names that one and writes nothing
         assert seen == frozenset({1})
         assert len(log.after(tenant_id, 0, 10)) == 3
