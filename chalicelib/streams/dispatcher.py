@@ -6,6 +6,10 @@ number, redelivering everything after it. So once a record fails, every later re
 is reported failed without running: nothing is applied out of order, and nothing is applied
 twice just because a neighbour failed. (Reactions are still idempotent: Lambda delivers at least
 once, and a whole batch can be retried after a timeout.)
+
+A batch reaction (the change feed) collects the batch's events and does its work once at the end
+of the batch; if that fails for a record, that record and every later one are reported failed as
+well, so the retry starts there (what was done before it is skipped as already done).
 """
 
 from __future__ import annotations

@@ -8,13 +8,16 @@ entry              ``T#<tenant>#CHANGES``              ``<sequence, 20 digits>``
 dedup marker       ``T#<tenant>#CHANGESEEN#<sha256>``  ``SEEN``
 =================  ==================================  ============================
 
-An append is ONE ``TransactWriteItems`` of three writes: the counter from N to N+1 (conditional
-on it being N, or absent for N = 0), the entry N+1 (``attribute_not_exists``), and the marker of
-the stream record (``attribute_not_exists``; its key is the SHA-256 of the record's table key and
-sequence number, kept 48 h by TTL, longer than the stream's 24 h). Each is well under 1 KB except
-the entry, so a change costs 3 x 2 = 6 write units (a transaction doubles them) plus the entry's
-size beyond 1 KB, and one strongly consistent read of the counter (one read unit). Markers are
-spread one per partition, so they never make the log's partition grow.
+An append of one change is ONE ``TransactWriteItems`` of three writes: the counter from N to N+1
+(conditional on it being N, or absent for N = 0), the entry N+1 (``attribute_not_exists``), and
+the marker of the stream record (``attribute_not_exists``; its key is the SHA-256 of the record's
+table key and sequence number, kept 48 h by TTL, longer than the stream's 24 h). Each is well
+under 1 KB except the entry, so a change costs 3 x 2 = 6 write units (a transaction doubles
+them) plus 2 per KB of the entry beyond its first. The k changes of one owner in one stream
+batch go in one transaction (counter N to N+k, k entries, k markers: at most 49 changes and
+4 MB), 2 x (2k + 1) units, about 4 per change. The counter is read (strongly consistent, one read
+unit) only when the process does not know the head (a cold start, or another writer moved it).
+Markers are spread one per partition, so they never make the log's partition grow.
 
 The entry stores the object's state as its record's attributes (the same codecs as every read),
 so it is never bigger than the object's own item plus the envelope (< 1 KB): tickets (an 8,000
