@@ -59,3 +59,21 @@ def test_a_change_that_cannot_be_logged_fails_its_record_and_the_rest_of_the_bat
     failed = [f["itemIdentifier"] for f in response["batchItemFailures"]]
     assert failed == [r["dynamodb"]["SequenceNumber"] for r in batch["Records"][1:]]
     assert len(seen) == 2  # the other reactions ran; they are idempotent, so the retry is safe
+
+
+def test_a_records_time_is_read_from_a_number_a_datetime_or_not_at_all() -> None:
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters.dynamo.stream_events import source_of
+
+    key = {"pk": {"S": "T#a#TK#b"}, "sk": {"S": "TICKET"}}
+    moment = datetime(2026, 12, 1, 10, 0, 5, tzinfo=UTC)
+    for created in (moment.timestamp(), str(int(moment.timestamp())), moment):
+        raw = {
+            "dynamodb": {"Keys": key, "SequenceNumber": "7", "ApproximateCreationDateTime": created}
+        }
+        found = source_of(raw)
+        assert found.at == moment and found.sequence_number == "7"
+        assert found.table_key == ("T#a#TK#b", "TICKET")
+    before = datetime.now(UTC)
+    assert source_of({"dynamodb": {"Keys": key, "SequenceNumber": "8"}}).at >= before

@@ -30,7 +30,12 @@ def source_of(raw: dict[str, Any]) -> StreamSource:
     time of reading it, for a record without one)."""
     body = raw.get("dynamodb", {})
     created = body.get("ApproximateCreationDateTime")
-    at = datetime.fromtimestamp(float(created), UTC) if created is not None else datetime.now(UTC)
+    if isinstance(created, datetime):  # as boto3 returns it, should a reader pass it on
+        at = created.astimezone(UTC)
+    elif isinstance(created, int | float | str) and str(created).replace(".", "", 1).isdigit():
+        at = datetime.fromtimestamp(float(created), UTC)
+    else:
+        at = datetime.now(UTC)
     return StreamSource(
         table_key=record_key(raw), sequence_number=str(body.get("SequenceNumber", "")), at=at
     )
