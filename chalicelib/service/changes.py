@@ -143,11 +143,17 @@ class ChangeBatch:
     def __init__(self, ports: ChangePorts) -> None:
         self._ports = ports
         self._pending: dict[str, list[tuple[int, Logged]]] = {}
+        self._sources: set[tuple[tuple[str, str], str]] = set()
 
     def add(self, event: DomainEvent, source: StreamSource, position: int) -> None:
-        """Keep the change of the batch's record at ``position`` (in batch order)."""
+        """Keep the change of the batch's record at ``position`` (in batch order); a record
+        delivered twice in one batch is kept once."""
+        identity = (source.table_key, source.sequence_number)
+        if identity in self._sources:
+            return
         change = changes.change_of(event)
         if change is not None:
+            self._sources.add(identity)
             self._pending.setdefault(change.owner_id, []).append((position, (change, source)))
 
     def flush(self) -> int | None:
@@ -155,6 +161,7 @@ class ChangeBatch:
         change could not be logged (that record and every later one must be retried), or None.
         """
         pending, self._pending = self._pending, {}
+        self._sources = set()
         failed: list[int] = []
         for owner, kept in pending.items():
             try:

@@ -42,6 +42,8 @@ class FakeChangeLog:
     ) -> frozenset[int]:
         owner = logged[0][0].owner_id
         markers = [(owner, *source.table_key, source.sequence_number) for _, source in logged]
+        if len(set(markers)) != len(markers):  # as DynamoDB refuses one item twice in a transaction
+            raise ValueError("Transaction request cannot include multiple operations on one item")
         with self._lock:
             seen = frozenset(i for i, marker in enumerate(markers) if marker in self._seen)
             if seen:

@@ -77,3 +77,16 @@ def test_a_records_time_is_read_from_a_number_a_datetime_or_not_at_all() -> None
         assert found.table_key == ("T#a#TK#b", "TICKET")
     before = datetime.now(UTC)
     assert source_of({"dynamodb": {"Keys": key, "SequenceNumber": "8"}}).at >= before
+
+
+def test_a_record_delivered_twice_in_one_batch_is_logged_once() -> None:
+    events = StreamEventBuilder()
+    log = FakeChangeLog({events.tenant_id})
+    note = events.note_inserted("n1")
+    batch = events.batch(note, events.note_inserted("n2"), note)
+    response = process_batch(batch, lambda_context("table_stream"), _dispatcher(log, []))
+    assert response == {"batchItemFailures": []}
+    assert [e.object.id for e in log.after(events.tenant_id, 0, 10)] == [
+        events.item_id("n1"),
+        events.item_id("n2"),
+    ]
