@@ -23,7 +23,12 @@ visible                         deleted, hidden or removed   ``delete``
 absent, deleted or hidden       absent, deleted or hidden    (nothing)
 ==============================  ===========================  ==========
 
-A hidden replica (a tombstone) is never visible: its content does not exist. Subcontractor
+A hidden replica (a tombstone) is never visible: its content does not exist. **A visible
+replica's content is not copied into the log either** (its entry names the object and the
+operation, with ``state_omitted``): the content is the other tenant's, and that tenant may hide it
+again (make the item internal, delete it), after which no copy of it may remain in this tenant's
+records, yet the log keeps its entries for 30 days. A reader GETs the ticket's items to see the
+replica as it is now (a hidden one is no longer listed). Subcontractor
 companies (``T#<company>``) have no API and so no feed: a company's outsourcing copy is told by
 its lane and side; for its tickets and items the log itself knows (see ``ports.changes``).
 
@@ -109,6 +114,8 @@ class Change:
     object: ObjectRef
     operation: Operation
     state: State | None
+    # A replica's content is the other tenant's: it is not copied into the log (see below).
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +174,8 @@ def change_of(event: DomainEvent) -> Change | None:
         if operation is None:
             return None
         ref = ObjectRef(_TYPE_OF_KIND[current.kind], current.item_id, current.ticket_id)
+        if after is not None and after.read_only:
+            return Change(current.tenant_id, ref, operation, None, withheld=True)
         return Change(current.tenant_id, ref, operation, after)
     if isinstance(event, TicketChanged):
         ticket = event.after or event.before

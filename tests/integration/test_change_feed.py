@@ -115,13 +115,17 @@ def test_each_side_of_an_outsourcing_sees_its_own_view_and_no_hidden_replica(
     assert all(i != secret_replica for _, i, _ in on_receiver)
     text = json.dumps(receiver_feed)
     assert "Customer is difficult" not in text and secret["note_id"] not in text
+    # And a replica's entry names it without copying the other tenant's content (which that
+    # tenant took back here: nothing of it may stay in the receiver's records)
     created = next(e for e in receiver_feed if e["object"]["id"] == shared_replica)
-    assert created["state"]["origin"] == "partner" and created["state"]["read_only"] is True
+    assert (created["state"], created["state_omitted"]) == (None, True)
     assert created["object"]["ticket_id"] == receiver.ticket_id
-    # And the lead sees the receiver's note as its internal replica
+    assert "Customer expects a call" not in text
+    # And the lead sees the receiver's note arrive, its content in the items list only
     theirs_on_lead = replica_id(pair.outsourcing_id, theirs["note_id"])
     arrived = next(e for e in lead_feed if e["object"]["id"] == theirs_on_lead)
-    assert arrived["operation"] == "create" and arrived["state"]["internal"] is True
+    assert arrived["operation"] == "create" and arrived["state_omitted"] is True
+    assert "On site at 9" not in json.dumps(lead_feed)
     # And each side's outsourcing entries are its own GET, the lead's rate only on the lead's
     for side, entries in ((lead, lead_feed), (receiver, receiver_feed)):
         mine = [e for e in entries if e["object"]["type"] == "outsourcing"]

@@ -21,7 +21,7 @@ from chalicelib.domain.clock import utcnow
 from chalicelib.domain.errors import GoneError, ValidationError
 from chalicelib.domain.events import ItemChanged, OutsourcingChanged, TicketChanged
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.items import Note
+from chalicelib.domain.items import Note, Origin
 from chalicelib.domain.outsourcing import Lane, OutsourceStatus, Side
 from chalicelib.domain.sync import Tombstone
 from chalicelib.ports import ChangeLogRaceError, Paging
@@ -89,6 +89,25 @@ def test_a_replica_that_becomes_hidden_is_a_delete_and_hidden_ones_show_nothing(
     assert change_of(ItemChanged(hidden, hidden)) is None
     back = change_of(ItemChanged(hidden, replica))
     assert back is not None and back.operation is Operation.CREATE
+
+
+def test_a_visible_replicas_content_is_never_copied_into_the_log() -> None:
+    replica = _note(
+        origin=Origin.PARTNER,
+        origin_tenant=new_id(),
+        origin_ticket_id=new_id(),
+        origin_item_id=new_id(),
+        origin_version=1,
+    )
+    assert replica.read_only
+    assert change_of(ItemChanged(None, _note())).state is not None  # type: ignore[union-attr]
+    for before, after, operation in (
+        (None, replica, Operation.CREATE),
+        (replica, dataclasses.replace(replica, text="edited", version=2), Operation.UPDATE),
+    ):
+        logged = change_of(ItemChanged(before, after))
+        assert logged is not None and logged.operation is operation
+        assert (logged.state, logged.withheld) == (None, True)
 
 
 def test_a_write_that_changes_nothing_logs_nothing() -> None:

@@ -169,7 +169,8 @@ def _decode_state(raw: dict[str, Any]) -> State | None:
 
 def _entry_record(change: Change, sequence: int, at: datetime, expires: datetime) -> Any:
     state = _encode_state(change.state) if change.state is not None else None
-    omitted = state is not None and len(json.dumps(state).encode()) > MAX_STATE_BYTES
+    too_large = state is not None and len(json.dumps(state).encode()) > MAX_STATE_BYTES
+    omitted = change.withheld or too_large
     return ChangeEntryRecord(
         pk=keys.changes_pk(change.owner_id),
         sk=sequence_sk(sequence),

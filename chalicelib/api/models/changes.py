@@ -55,7 +55,10 @@ class ChangeOut(ResponseModel):
         "(and when state_omitted)."
     )
     state_omitted: bool = Field(
-        False, description="The state was too large to keep in the feed: GET the object."
+        False,
+        description="The state is not in the feed: the object is a read-only replica of the "
+        "other tenant's item (its content stays out of this tenant's log, since the other "
+        "tenant may hide it again), or it was too large. GET the ticket's items instead.",
     )
 
     @classmethod
