@@ -124,6 +124,7 @@ def list_budgets() -> list[tuple[str, str, str, str]]:
 
 def main() -> None:
     from tests.bench.cold_start import cold_start
+    from tests.bench.costs import unit_costs
     from tests.bench.feed_budget import feed_cost, feed_lag
     from tests.bench.sync_budget import note_budget
     from tests.bench.sync_lag import note_lag
@@ -135,6 +136,7 @@ def main() -> None:
         *note_lag(),
         *feed_cost(),
         *feed_lag(),
+        *unit_costs(),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("measure", "figure", "detail", "budget")
