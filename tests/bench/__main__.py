@@ -126,6 +126,7 @@ def main() -> None:
     from tests.bench.cold_start import cold_start
     from tests.bench.costs import unit_costs
     from tests.bench.feed_budget import feed_cost, feed_lag
+    from tests.bench.route_budget import route_budgets
     from tests.bench.sync_budget import note_budget
     from tests.bench.sync_lag import note_lag
 
@@ -137,6 +138,7 @@ def main() -> None:
         *feed_cost(),
         *feed_lag(),
         *unit_costs(),
+        *route_budgets(),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("measure", "figure", "detail", "budget")
