@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-unit test-integration test-e2e screenshots fuzz lint format bench load package clean retry-dead-letters
+.PHONY: run test test-unit test-integration test-e2e screenshots fuzz fault-proof lint format bench load package clean retry-dead-letters
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ screenshots: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 FUZZ_MAX_EXAMPLES ?= 100
 fuzz: $(STAMP) $(NODE_STAMP)
 	FUZZ_FULL=1 FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
+
+# The fault proof at full size, on moto and on DynamoDB Local (make test runs a bounded,
+# derandomized few examples of the same state machine).
+FAULT_EXAMPLES ?= 40
+fault-proof: $(STAMP) $(NODE_STAMP)
+	FAULT_EXAMPLES=$(FAULT_EXAMPLES) $(BIN)/python -m pytest -s tests/integration/test_fault_proof.py tests/e2e/test_fault_kill.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,183 @@
+"""A kill -9 of the local stack under load: writers on both sides of a partner outsourcing keep
+adding notes at a steady rate, the stack is SIGKILLed mid-load (requests in flight, records not
+yet delivered, the last checkpoint possibly behind) and started again on the same servers, the
+writers carry on, and once the stream is drained every note has exactly one replica on the other
+side and nothing else is there; each transition was told to the other side once.
+
+A note whose request the kill cut off may or may not have been written: it counts as written
+when its side lists it, and then its replica must be there once too. Every note answered with a
+201 must be listed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from chalicelib.domain.sync import replica_id
+from tests.e2e.harness import StackProcess, stack_environment, start_stack, wait_for
+from tests.e2e.outsourcing import outsource_and_accept
+from tests.e2e.test_notifications_restart import emails_sent, kill_9, notification_log
+from tests.e2e.test_restart import moto_endpoint, outliving_endpoints  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.e2e
+
+INTERVAL = 0.05  # seconds between one writer's notes
+LOAD_SECONDS = 1.5  # of writing before the kill, and again after the restart
+
+
+@dataclass
+class Writer:
+    """One side adding notes to its ticket from a thread until told to stop."""
+
+    name: str
+    base_url: Callable[[], str]
+    key: str
+    ticket_id: str
+    answered: list[str] = field(default_factory=list)  # note ids answered with 201
+    refused: int = 0  # requests the dead or starting stack did not answer
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            try:
+                reply = requests.post(
+                    f"{self.base_url()}/v1/tickets/{self.ticket_id}/notes",
+                    json={"text": f"{self.name} note {n}"},
+                    headers={"Authorization": f"Bearer {self.key}"},
+                    timeout=5,
+                )
+            except requests.RequestException:
+                self.refused += 1
+                self.stop.wait(0.1)
+                continue
+            if reply.status_code == 201:
+                self.answered.append(reply.json()["note_id"])
+            else:
+                self.refused += 1
+            self.stop.wait(INTERVAL)
+
+
+def notes(stack: StackProcess, key: str, ticket_id: str) -> list[dict[str, Any]]:
+    """Every note the ticket shows, following the pages."""
+    found: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        query = f"?limit=100&cursor={cursor}" if cursor else "?limit=100"
+        reply = stack.call("GET", f"/v1/tickets/{ticket_id}/items{query}", key)
+        assert reply.status_code == 200, reply.text
+        found += [i for i in reply.json()["items"] if i["kind"] == "note"]
+        cursor = reply.json()["next_cursor"]
+        if not cursor:
+            return found
+
+
+def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
+    outliving_endpoints: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    state_dir = tmp_path / "state"
+    env = stack_environment(state_dir, **outliving_endpoints)
+    stacks: list[StackProcess] = [start_stack(env, state_dir / "first.log")]
+    deal = outsource_and_accept(stacks[0])
+    sides = {
+        "lead": (deal.lead_key, deal.lead_ticket_id),
+        "partner": (deal.partner_key, deal.insourced_ticket_id),
+    }
+    writers = [
+        Writer(name, lambda: stacks[-1].base_url, key, ticket)
+        for name, (key, ticket) in sides.items()
+    ]
+    threads = [threading.Thread(target=w.run, name=f"writer-{w.name}") for w in writers]
+    try:
+        # Given both sides writing notes at a steady rate
+        for thread in threads:
+            thread.start()
+        time.sleep(LOAD_SECONDS)
+        # When the stack is killed mid-load and started again on the same servers
+        kill_9(stacks[0])
+        before_restart = [len(w.answered) for w in writers]
+        stacks.append(start_stack(env, state_dir / "second.log"))
+        time.sleep(LOAD_SECONDS)  # the writers carry on against the new stack
+    finally:
+        for writer in writers:
+            writer.stop.set()
+        for thread in threads:
+            thread.join(30)
+    stack = stacks[-1]
+    try:
+        # Then, once the stream is drained, each side's notes have one replica on the other
+        def listed() -> dict[str, list[dict[str, Any]]]:
+            return {name: notes(stack, key, ticket) for name, (key, ticket) in sides.items()}
+
+        def expected_replicas(shown: dict[str, list[dict[str, Any]]], of: str) -> list[str]:
+            own = [n for n in shown[of] if n["origin"] == "local" and not n["internal"]]
+            return sorted(replica_id(deal.outsourcing_id, n["item_id"]) for n in own)
+
+        def replicas(shown: dict[str, list[dict[str, Any]]], on: str) -> list[str]:
+            return sorted(n["item_id"] for n in shown[on] if n["origin"] == "partner")
+
+        behind: list[tuple[int, int, int, int]] = []
+
+        def caught_up() -> bool:
+            shown = listed()
+            counts = (
+                len(replicas(shown, "partner")),
+                len(expected_replicas(shown, "lead")),
+                len(replicas(shown, "lead")),
+                len(expected_replicas(shown, "partner")),
+            )
+            behind.append(counts)
+            return replicas(shown, "partner") == expected_replicas(shown, "lead") and replicas(
+                shown, "lead"
+            ) == expected_replicas(shown, "partner")
+
+        drained = wait_for(caught_up, timeout=120, interval=0.5)
+        assert drained, f"replicas/expected on partner, lead: {behind[-3:]}"
+        shown = listed()
+        logged = notification_log(stack, deal.lead_key)
+        sent = emails_sent(stack)
+    finally:
+        stack.stop()
+
+    written = replicas_found = lost = duplicated = 0
+    for writer, other in ((writers[0], "partner"), (writers[1], "lead")):
+        own = Counter(n["item_id"] for n in shown[writer.name] if n["origin"] == "local")
+        visible = {n["item_id"] for n in shown[writer.name] if n["origin"] == "local"}
+        expected = Counter(replica_id(deal.outsourcing_id, i) for i in visible)
+        theirs = Counter(n["item_id"] for n in shown[other] if n["origin"] == "partner")
+        # every note answered with a 201 is listed once, and its replica is on the other side
+        # once, with nothing else there
+        lost += len(set(writer.answered) - set(own)) + sum((expected - theirs).values())
+        duplicated += sum((own - Counter(set(own))).values()) + sum((theirs - expected).values())
+        written += len(own)
+        replicas_found += sum(theirs.values())
+    answered = sum(len(w.answered) for w in writers)
+    print(
+        f"\nkill -9 under load: notes {written}, replicas {replicas_found}, lost {lost}, "
+        f"duplicated {duplicated} (answered 201: {answered}, not answered around the kill: "
+        f"{sum(w.refused for w in writers)})"
+    )
+    assert lost == 0 and duplicated == 0
+    assert written == replicas_found >= answered
+    # The writers wrote on both stacks
+    assert all(0 < b < len(w.answered) for b, w in zip(before_restart, writers, strict=True))
+    # And each transition was told once (an email at most once: a kill between the claim and
+    # SES's answer leaves it pending)
+    assert sorted((n["event"], n["side"]) for n in logged) == [
+        ("accepted", "lead"),
+        ("assigned", "receiver"),
+    ]
+    statuses = [n["status"] for n in logged]
+    assert set(statuses) <= {"sent", "pending"}, statuses
+    assert statuses.count("sent") + 1 <= sent <= len(statuses) + 1  # + the partner invitation
