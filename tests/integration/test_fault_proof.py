@@ -464,9 +464,9 @@ def check_feeds(world: World) -> None:
         world.figures.tally(f"change feed of {tenant.name}", expected[owner], actual)
 
 
-def test_every_lane_is_exactly_once_under_faults(
-    harness: Harness, capsys: pytest.CaptureFixture[str]
-) -> None:
+def make_world(harness: Harness) -> World:
+    """Two partnered tenants, a company of the lead's with its admin signed in, a network entry,
+    and the stream read up to now."""
     lead, partner = harness.create_tenant("Lead IT"), harness.create_tenant("Partner IT")
     partnership = harness.partner(lead, partner)
     company = add_company(harness, lead)
@@ -485,6 +485,51 @@ def test_every_lane_is_exactly_once_under_faults(
     StreamPump(
         streams_client(harness), harness.stream_arn, on_table_change, checkpoints=world.checkpoints
     ).drain()
+    return world
+
+
+def test_each_fault_in_a_fixed_walk(harness: Harness) -> None:
+    """Every kind of fault at least once, whatever the bounded run happens to draw: both sides
+    and the portal user write, then each fault hits a batch of their records, then a restart."""
+    world = make_world(harness)
+
+    class Machine(FaultProof):
+        pass
+
+    Machine.world = world
+    machine = Machine()
+    for kind in FAULT_KINDS:
+        machine.add_item("lead", "note", internal=False)
+        machine.add_item("receiver", "charge", internal=False)
+        if machine.work.status == "assigned":
+            machine.portal_user_accepts()
+        machine.portal_user_adds("time_entry")
+        machine.lead_notes_for_the_company()
+        machine.deliver_part_of_the_stream(3, 2, [Fault(kind, at=1, reactions_first=1)])
+        machine.drain_and_check(2, [Fault(kind, at=0, reactions_first=0)])
+    machine.partner_submits()
+    machine.lead_rejects_partner()
+    machine.portal_user_submits()
+    machine.lead_decides_portal_work(approve=True)
+    machine.restart_without_checkpoints()
+    machine.teardown()
+    check_feeds(world)
+    faults = world.figures.faults
+    assert {kind: faults[kind] for kind in (*FAULT_KINDS, "restart")} == {
+        "record": 2,
+        "reaction": 2,
+        "crash": 2,
+        "duplicate": 2,
+        "restart": 1,
+    }
+    assert world.figures.lost == world.figures.duplicated == 0
+
+
+def test_every_lane_is_exactly_once_under_faults(
+    harness: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = make_world(harness)
+    figures = world.figures
 
     class Machine(FaultProof):
         pass
