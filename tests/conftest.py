@@ -21,3 +21,7 @@ os.environ.update(
 )
 for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DYNAMODB_ENDPOINT_URL", "OPERATOR_KEY"):
     os.environ.pop(name, None)
+
+from tests import moto_speed  # noqa: E402
+
+moto_speed.install()
