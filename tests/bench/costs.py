@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.bench.counting import item_size
@@ -81,21 +83,23 @@ def _counted() -> Any:
     return units, lambda: client.meta.events.unregister("before-parameter-build.dynamodb", units)
 
 
-def unit_costs() -> list[Row]:
+@contextmanager
+def bench_world(table_name: str) -> Iterator[Any]:
+    """The app on moto with every resource provisioned (the user pool included), its stream
+    pump, and a :class:`Harness` to call it as a client would; reset afterwards."""
     _env()
+    os.environ["TABLE_NAME"] = table_name
     import boto3
     from chalice.test import Client
     from moto import mock_aws
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
 
     from chalicelib.container import reset_container
     from infra.local.pump import StreamPump
     from infra.local.resources import Clients, provision
     from tests.integration.conftest import Harness
-    from tests.integration.portal_support import add_company
 
-    rows: list[Row] = []
+    bucket = f"{table_name}-files"
+    os.environ["BUCKET_NAME"] = bucket
     with mock_aws():
         reset_container()
         provisioned = provision(
@@ -105,8 +109,8 @@ def unit_costs() -> list[Row]:
                 ses=boto3.client("ses"),
                 cognito=boto3.client("cognito-idp"),
             ),
-            table_name="bench-costs",
-            bucket_name="bench-costs-files",
+            table_name=table_name,
+            bucket_name=bucket,
             mail_from="no-reply@bench.example",
         )
         os.environ["USER_POOL_ID"] = provisioned.user_pool_id or ""
@@ -116,72 +120,85 @@ def unit_costs() -> list[Row]:
         from chalicelib.streams.handler import on_table_change
 
         pump = StreamPump(boto3.client("dynamodbstreams"), provisioned.stream_arn, on_table_change)
+        try:
+            with Client(app) as client:
+                yield Harness(
+                    backend="moto",
+                    client=client,
+                    table_name=table_name,
+                    bucket_name=bucket,
+                    stream_arn=provisioned.stream_arn,
+                    dynamodb_endpoint=None,
+                    pump=pump,
+                )
+        finally:
+            reset_container()
+
+
+def unit_costs() -> list[Row]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    from tests.integration.portal_support import add_company
+
+    rows: list[Row] = []
+    with bench_world("bench-costs") as harness:
+        pump = harness.pump
         mail = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-        with Client(app) as client:
-            harness = Harness(
-                backend="moto",
-                client=client,
-                table_name="bench-costs",
-                bucket_name="bench-costs-files",
-                stream_arn=provisioned.stream_arn,
-                dynamodb_endpoint=None,
-                pump=pump,
-            )
-            lead, partner = harness.create_tenant("Lead"), harness.create_tenant("Partner")
-            partnership = harness.partner(lead, partner)
-            company = add_company(harness, lead)
-            ticket = harness.create_ticket(lead)["ticket_id"]
-            portal_ticket = company.outsource()
+        lead, partner = harness.create_tenant("Lead"), harness.create_tenant("Partner")
+        partnership = harness.partner(lead, partner)
+        company = add_company(harness, lead)
+        ticket = harness.create_ticket(lead)["ticket_id"]
+        portal_ticket = company.outsource()
+        pump.drain()
+        harness.get("/v1/tenant", lead.key)
+        harness.get("/v1/tenant", partner.key)  # keys verified once, then cached
+
+        # One partner outsourcing from assignment to approval, every reaction drained.
+        emails_before = len(mail.sent_messages)
+        units, stop = _counted()
+        try:
+            oid = harness.outsource(lead, ticket, partnership)["outsourcing_id"]
             pump.drain()
-            harness.get("/v1/tenant", lead.key)
-            harness.get("/v1/tenant", partner.key)  # keys verified once, then cached
-
-            # One partner outsourcing from assignment to approval, every reaction drained.
-            emails_before = len(mail.sent_messages)
-            units, stop = _counted()
-            try:
-                oid = harness.outsource(lead, ticket, partnership)["outsourcing_id"]
+            for key, event in (
+                (partner.key, "accept"),
+                (partner.key, "submit-completion"),
+                (lead.key, "approve"),
+            ):
+                reply = harness.post(f"/v1/outsourcings/{oid}/{event}", key)
+                assert reply.status_code == 200, reply.body
                 pump.drain()
-                for key, event in (
-                    (partner.key, "accept"),
-                    (partner.key, "submit-completion"),
-                    (lead.key, "approve"),
-                ):
-                    reply = harness.post(f"/v1/outsourcings/{oid}/{event}", key)
-                    assert reply.status_code == 200, reply.body
-                    pump.drain()
-            finally:
-                stop()
-            emails = len(mail.sent_messages) - emails_before
-            rows.append(
-                (
-                    "cost: partner outsourcing, assign to approval (4 API calls)",
-                    units.summary(),
-                    f"~{units.write_units} WRU, ~{units.read_units} RRU, {emails} emails",
-                    "",
-                )
+        finally:
+            stop()
+        emails = len(mail.sent_messages) - emails_before
+        rows.append(
+            (
+                "cost: partner outsourcing, assign to approval (4 API calls)",
+                units.summary(),
+                f"~{units.write_units} WRU, ~{units.read_units} RRU, {emails} emails",
+                "",
             )
+        )
 
-            # One acceptance through the portal: the form, the fee, the notification, the feed.
-            emails_before = len(mail.sent_messages)
-            units, stop = _counted()
-            try:
-                company.accept(portal_ticket)
-                pump.drain()
-            finally:
-                stop()
-            emails = len(mail.sent_messages) - emails_before
-            fees = harness.get("/v1/outsourcing/fees", lead.key).json["items"]
-            assert [f["outsourcing_id"] for f in fees] == [portal_ticket]
-            rows.append(
-                (
-                    "cost: one portal acceptance (1 form post)",
-                    units.summary(),
-                    f"~{units.write_units} WRU, ~{units.read_units} RRU, {emails} emails",
-                    "",
-                )
+        # One acceptance through the portal: the form, the fee, the notification, the feed.
+        emails_before = len(mail.sent_messages)
+        units, stop = _counted()
+        try:
+            company.accept(portal_ticket)
+            pump.drain()
+        finally:
+            stop()
+        emails = len(mail.sent_messages) - emails_before
+        fees = harness.get("/v1/outsourcing/fees", lead.key).json["items"]
+        assert [f["outsourcing_id"] for f in fees] == [portal_ticket]
+        rows.append(
+            (
+                "cost: one portal acceptance (1 form post)",
+                units.summary(),
+                f"~{units.write_units} WRU, ~{units.read_units} RRU, {emails} emails",
+                "",
             )
-    reset_container()
+        )
     return rows
 
 
