@@ -8,6 +8,7 @@ rehearsal all read the same build.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -54,7 +55,42 @@ class Package:
 
 
 def build_package(out: Path) -> Package:
-    """Run ``chalice package`` into ``out`` and read the template it wrote."""
+    """Run ``chalice package`` into ``out`` and read the template it wrote.
+
+    Chalice caches the dependencies' zip in ``.chalice/deployments/`` and rewrites it in place
+    (through one fixed ``.tmp.zip`` name), so two builds from the same checkout at once (two
+    xdist workers, or a test run beside ``make bench``) can read each other's half-written file.
+    Builds therefore take an exclusive lock on the checkout for the time of the build.
+    """
+    lock_path = ROOT / ".chalice" / "package.lock"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _build_package(out)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def shared_package(root: Path) -> Package:
+    """The one build of a test session, shared by every xdist worker.
+
+    ``root`` is a directory all workers see (the parent of pytest's per-worker base temp); the
+    first worker builds, the others wait on the lock and read the same files.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    done = root / "package.done"
+    with (root / "package.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                build_package(root / "build")
+                done.write_text("built\n")
+            return Package(root / "build", json.loads((root / "build" / "sam.json").read_text()))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _build_package(out: Path) -> Package:
     env = dict(os.environ)
     env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     command = [
