@@ -15,9 +15,10 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import parse_qsl
 
 import pydantic
-from pydantic import ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from chalicelib.api.models.base import (
+    EmailAddress,
     Hours,
     LongText,
     Money,
@@ -131,7 +132,7 @@ def validate(model: type[M], values: dict[str, str]) -> M:
         raise ValidationError(f"{label(loc)}: {message}.", field=loc) from exc
 
 
-Email = Annotated[EmailStr, Field(max_length=254)]
+Email = Annotated[EmailAddress, Field(max_length=254)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=1024)]

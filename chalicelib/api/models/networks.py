@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
@@ -29,6 +28,8 @@ from chalicelib.ports import Page
 
 def _addresses(value: list[str]) -> list[str]:
     """Each address valid (normalized), none repeated."""
+    from email_validator import EmailNotValidError, validate_email  # on first use: cold starts
+
     found: list[str] = []
     for index, address in enumerate(value):
         try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from chalicelib.api.models.base import (
+    EmailAddress,
     Id,
     Name,
     PageQuery,
@@ -24,7 +25,7 @@ from chalicelib.service.partners import IssuedInvitation
 
 
 class InvitationCreate(RequestModel):
-    email: EmailStr
+    email: EmailAddress
     company_name: Name
     tenant_id: Id | None = Field(
         None, description="The invited tenant, when known: only it may accept."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from chalicelib.api.models.base import Name, RequestModel, ResponseModel
+from chalicelib.api.models.base import EmailAddress, Name, RequestModel, ResponseModel
 from chalicelib.domain.clock import iso, iso_or_none
 from chalicelib.domain.subcontractors import SubcontractorLink
 from chalicelib.ports import Page
@@ -15,7 +15,7 @@ from chalicelib.service.subcontractors import AddedSubcontractor
 
 class SubcontractorCreate(RequestModel):
     company_name: Name
-    admin_email: EmailStr = Field(
+    admin_email: EmailAddress = Field(
         description="The company administrator's address (an existing portal administrator's "
         "address links their company instead of creating one)."
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import EmailStr, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from chalicelib.api.models.base import (
     Currency,
+    EmailAddress,
     Language,
     Name,
     RequestModel,
@@ -32,7 +33,7 @@ class TenantCreate(RequestModel):
     name: Name
     language: Language
     currency: Currency
-    contact_email: EmailStr
+    contact_email: EmailAddress
 
 
 class TenantCreated(ResponseModel):
@@ -177,7 +178,7 @@ class SettingsUpdate(RequestModel):
     notifications: (
         dict[
             Annotated[str, Field(max_length=40)],
-            Annotated[list[EmailStr], Field(max_length=MAX_ADDRESSES_PER_EVENT)],
+            Annotated[list[EmailAddress], Field(max_length=MAX_ADDRESSES_PER_EVENT)],
         ]
         | None
     ) = Field(
