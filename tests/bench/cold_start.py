@@ -26,7 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 9
-BUDGET = 1.2  # ARCHITECTURE.md: at most 1.2x import boto3 + one DynamoDB client
+# The budget of the production proof (issue 11): at most 1.3x ``import boto3`` + one DynamoDB
+# client, with and without a bytecode cache. ARCHITECTURE.md's older figure, 1.2x, is printed as
+# the target: what is left above it is building the app's ~240 classes (dataclasses, pydantic
+# models), which every route module declares at import (README "Scale and cost").
+BUDGET = 1.3
+TARGET = 1.2
 BASELINE = "import boto3; boto3.client('dynamodb', region_name='us-east-1')"
 
 Row = tuple[str, str, str, str]
@@ -95,13 +100,17 @@ def _rows(label: str, path: Path | None, handlers: dict[str, str], budget: bool)
     for function, handler in handlers.items():
         seconds = timings[function]
         ratio = seconds / baseline
-        verdict = f"<= {BUDGET:.2f}x" if budget else "(for comparison)"
+        if budget:
+            verdict = f"<= {BUDGET:.2f}x" + ("" if ratio <= BUDGET else "  OVER")
+            verdict += f" (target {TARGET:.2f}x{'' if ratio <= TARGET else ': above'})"
+        else:
+            verdict = "(for comparison)"
         rows.append(
             (
                 f"cold start ({label}): {function} ({handler})",
                 f"{seconds * 1000:.0f} ms",
                 f"{ratio:.2f}x",
-                verdict + ("" if not budget or ratio <= BUDGET else "  OVER"),
+                verdict,
             )
         )
     return rows
