@@ -6,12 +6,20 @@ the lowest failed sequence number, never skipping past it. After ``max_attempts`
 record the batch is written to a dead-letter file (Lambda's on-failure destination) and the pump
 moves on. Its position per shard is checkpointed (in a JSON file for the local stack), so a
 restarted pump continues where it stopped instead of replaying the stream.
+
+An iterator that has read nothing for ``refresh_seconds`` is replaced by a new one from the
+checkpoint: an iterator can go stale without an error. moto answers a cancelled transaction by
+putting back a copy of the table taken before it, stream included, so the iterators already
+handed out read a shard that no longer grows and return empty pages for ever (the restarted
+stack's pump once stopped that way under load: no failure, no dead letter, the checkpoint
+simply stopped moving); DynamoDB's own iterators expire after 15 minutes.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +92,7 @@ class PumpStats:
 class _Shard:
     shard_id: str
     iterator: str | None = None
+    read_at: float = 0.0  # when the iterator was made or last read records
     pending_retry: str | None = None  # sequence number to restart at after a failure
     attempts: int = 0
     closed: bool = False
@@ -96,6 +105,8 @@ class PumpOptions(TypedDict, total=False):
     max_attempts: int  # deliveries of a failing batch before it is dead-lettered (10)
     dead_letters: Callable[[dict[str, Any]], None] | None  # the on-failure destination
     context_factory: Callable[[], Any]  # the Lambda context of each invocation
+    refresh_seconds: float  # an iterator that read nothing for this long is replaced (1.0)
+    clock: Callable[[], float]  # monotonic seconds (tests)
 
 
 class StreamPump:
@@ -119,6 +130,8 @@ class StreamPump:
         self._context_factory = options.get(
             "context_factory", lambda: lambda_context("table_stream")
         )
+        self._refresh_seconds = options.get("refresh_seconds", 1.0)
+        self._clock = options.get("clock", time.monotonic)
         self._shards: dict[str, _Shard] = {}
         self.stats = PumpStats()
 
@@ -157,6 +170,7 @@ class StreamPump:
         for shard in self._refresh_shards():
             if shard.iterator is None:
                 shard.iterator = self._iterator(shard)
+                shard.read_at = self._clock()
             response = self._streams.get_records(
                 ShardIterator=shard.iterator, Limit=self._batch_size
             )
@@ -166,8 +180,11 @@ class StreamPump:
                 shard.iterator = next_iterator
                 if next_iterator is None:
                     shard.closed = True
+                elif self._clock() - shard.read_at >= self._refresh_seconds:
+                    shard.iterator = None  # start again from the checkpoint (see above)
                 continue
             delivered += len(records)
+            shard.read_at = self._clock()
             self._deliver(shard, records, next_iterator)
         return delivered
 

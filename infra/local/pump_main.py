@@ -7,6 +7,9 @@ in hand first so its checkpoint is written. Environment: ``STREAM_ARN`` (require
 the stream is idle, default 0.1) and the app's own settings (``TABLE_NAME``, ``AWS_ENDPOINT_URL``,
 ``DYNAMODB_ENDPOINT_URL``, ...).
 
+``kill -USR1 <pid>`` prints every thread's stack to stderr (the stack's log): what a pump that
+has stopped moving is waiting on.
+
 Statistics go to ``pump-stats.json`` in the state directory and, when they change and at exit, to
 stdout as one line: ``pump: delivered N records batches=.. processed=.. retried=.. replayed=..``.
 ``replayed`` counts records at or below the position this stream was checkpointed at when the
@@ -15,6 +18,7 @@ pump started: records a previous run had already processed (it must stay 0).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -33,6 +37,30 @@ CHECKPOINTS_FILE = "checkpoints.json"
 DEAD_LETTERS_FILE = "dead-letters.jsonl"
 STATS_FILE = "pump-stats.json"
 REPORT_SECONDS = 1.0
+# GetRecords answers at once (it never long-polls), so a read that has not answered in a few
+# seconds never will: botocore's defaults (60 s per attempt, five attempts) let one lost answer
+# stop the pump for minutes. A timed-out read is retried, and after that the pump starts again
+# from its checkpoint (``StreamPump.run``).
+STREAM_CONNECT_TIMEOUT = 2.0
+STREAM_READ_TIMEOUT = 5.0
+STREAM_ATTEMPTS = 3
+
+
+def streams_client(
+    region: str, endpoint_url: str | None, *, read_timeout: float = STREAM_READ_TIMEOUT
+) -> Any:
+    """The DynamoDB Streams client of the pump, with timeouts bounded as above."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=STREAM_CONNECT_TIMEOUT,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", "total_max_attempts": STREAM_ATTEMPTS},
+    )
+    return boto3.session.Session().client(
+        "dynamodbstreams", region_name=region, endpoint_url=endpoint_url, config=config
+    )
 
 
 def state_dir() -> Path:
@@ -208,8 +236,7 @@ def main() -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, on_signal)
-
-    import boto3
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     from app import on_table_change
     from chalicelib.config import get_settings
@@ -218,9 +245,7 @@ def main() -> int:
     directory = state_dir()
     checkpoint_path = directory / CHECKPOINTS_FILE
     log = DeliveryLog(on_table_change, stream_positions(checkpoint_path, stream_arn))
-    streams = boto3.session.Session().client(
-        "dynamodbstreams", region_name=settings.region, endpoint_url=settings.dynamodb_endpoint
-    )
+    streams = streams_client(settings.region, settings.dynamodb_endpoint)
     pump = StreamPump(
         streams,
         stream_arn,

@@ -14,6 +14,7 @@ when its side lists it, and then its replica must be there once too. Every note 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import uuid
@@ -27,7 +28,15 @@ import pytest
 import requests
 
 from chalicelib.domain.sync import replica_id
-from tests.e2e.harness import StackProcess, stack_environment, start_stack, wait_for
+from tests.e2e.harness import (
+    StackProcess,
+    checkpoint,
+    pump_stats,
+    stack_environment,
+    start_stack,
+    stream_sequence_numbers,
+    wait_for,
+)
 from tests.e2e.outsourcing import outsource_and_accept
 from tests.e2e.test_notifications_restart import emails_sent, kill_9, notification_log
 from tests.e2e.test_restart import moto_endpoint, outliving_endpoints  # noqa: F401 (fixtures)
@@ -170,6 +179,24 @@ def notes(stack: StackProcess, key: str, ticket_id: str) -> list[dict[str, Any]]
             return found
 
 
+def stalled_pump_report(stack: StackProcess) -> str:
+    """What a pump that stopped catching up was doing: its statistics, the stream's last
+    position against the checkpoint, and every thread's stack (``kill -USR1``, faulthandler)."""
+    os.kill(stack.info["pids"]["pump"], signal.SIGUSR1)
+    time.sleep(1.0)
+    numbers = stream_sequence_numbers(stack)
+    log = stack.output_path.read_text(errors="replace").splitlines()
+    return "\n".join(
+        [
+            "stream did not catch up:",
+            f"  stream: {len(numbers)} records, last {max(numbers, default=None)}",
+            f"  checkpoint: {checkpoint(stack)}",
+            f"  pump: {pump_stats(stack)}",
+            *log[-120:],
+        ]
+    )
+
+
 def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
     outliving_endpoints: dict[str, str],  # noqa: F811
     tmp_path: Path,
@@ -240,7 +267,8 @@ def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
             return Counter(n["text"] for n in shown if n["origin"] != "local")
 
         # (not asserted here: the figures below say what is missing or extra)
-        wait_for(caught_up, timeout=120, interval=0.5)
+        if not wait_for(caught_up, timeout=120, interval=0.5):
+            print(stalled_pump_report(stack))
         wait_for(lambda: set(portal_writer.answered) <= set(portal_copies()), timeout=30)
         time.sleep(1.0)  # anything the kill left in flight has landed by now
         shown = listed()
@@ -259,6 +287,8 @@ def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
         # every note answered with a 201 is listed once, and its replica is on the other side
         # once, with nothing else there
         lost += len(set(writer.answered) - set(own)) + sum((expected - theirs).values())
+        for unlisted in set(writer.answered) - set(own):
+            print(f"a {writer.name} note answered 201 is not listed", unlisted)
         for missing in expected - theirs:  # which note, and whether its writer got a 201
             print(f"no replica of a {writer.name} note", missing, behind[-1:], writer.answered[-3:])
         duplicated += sum((own - Counter(set(own))).values()) + sum((theirs - expected).values())
@@ -267,6 +297,8 @@ def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
     # every portal note answered with a 303 has one copy on the lead ticket; one whose request
     # the kill cut off has at most one; nothing else is there
     lost += sum(1 for m in portal_writer.answered if on_lead[m] == 0)
+    for marker in (m for m in portal_writer.answered if on_lead[m] == 0):
+        print("a portal note answered 303 has no copy on the lead ticket:", marker)
     duplicated += sum(c - 1 for c in on_lead.values() if c > 1)
     duplicated += sum(c for m, c in on_lead.items() if m not in portal_writer.tried)
     written += sum(1 for m in portal_writer.tried if on_lead[m])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,3 +164,78 @@ def test_memory_checkpoints_start_from_the_beginning() -> None:
     assert checkpoints.get("s") is None
     checkpoints.put("s", "7")
     assert checkpoints.get("s") == "7"
+
+
+class FlakyStreams(FakeStreams):
+    """A stream whose next ``failing`` reads fail (a read timed out, an endpoint restarting)."""
+
+    def __init__(self, count: int, failing: int) -> None:
+        super().__init__(count)
+        self.failing = failing
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        if self.failing:
+            self.failing -= 1
+            raise TimeoutError("Read timeout on endpoint URL")
+        return super().get_records(ShardIterator, Limit)
+
+
+def test_a_failed_read_does_not_stop_the_running_pump() -> None:
+    stream = FlakyStreams(3, failing=2)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.extend(_seqs(event))
+        if len(seen) >= 5:
+            stop.set()
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(stream, ARN, handler)
+    worker = threading.Thread(target=pump.run, args=(stop, 0.01))
+    worker.start()
+    stream.add(2)
+    worker.join(10)
+    assert not worker.is_alive(), "the pump stopped moving after a failed read"
+    assert seen == list(range(1000, 1005))
+    assert [e for e in pump.stats.handler_errors if "Read timeout" in e] == [
+        "TimeoutError('Read timeout on endpoint URL')"
+    ] * 2
+
+
+class RestoredStreams(FakeStreams):
+    """A stream whose shard is put back from a copy (what moto does on a cancelled transaction):
+    iterators handed out before read the old copy, which never grows, and raise no error."""
+
+    def restore(self) -> None:
+        self.records = list(self.records)  # the old list stays behind the old iterators
+        self._stale = set(self._iterators)
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        if ShardIterator in getattr(self, "_stale", ()):
+            self._stale.add(name := self._new(self._iterators[ShardIterator]))
+            return {"Records": [], "NextShardIterator": name}
+        return super().get_records(ShardIterator, Limit)
+
+
+def test_an_iterator_that_reads_nothing_is_replaced_from_the_checkpoint() -> None:
+    stream = RestoredStreams(2)
+    now = [0.0]
+    seen: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.extend(_seqs(event))
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(stream, ARN, handler, refresh_seconds=1.0, clock=lambda: now[0])
+    assert pump.poll_once() == 2
+    stream.restore()
+    stream.add(3)
+    # the stale iterator reads nothing, however often it is asked, until it is a second old
+    for _ in range(5):
+        now[0] += 0.1
+        assert pump.poll_once() == 0
+    now[0] += 0.6
+    assert pump.poll_once() == 0  # found stale: replaced on the next round
+    assert pump.poll_once() == 3
+    assert seen == list(range(1000, 1005))
