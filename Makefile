@@ -63,7 +63,7 @@ fuzz: $(STAMP) $(NODE_STAMP)
 # derandomized few examples of the same state machine).
 FAULT_EXAMPLES ?= 40
 fault-proof: $(STAMP) $(NODE_STAMP)
-	FAULT_KILL=1 FAULT_EXAMPLES=$(FAULT_EXAMPLES) $(BIN)/python -m pytest -s tests/integration/test_fault_proof.py tests/e2e/test_fault_kill.py $(PYTEST_ARGS)
+	FAULT_EXAMPLES=$(FAULT_EXAMPLES) $(BIN)/python -m pytest -s tests/integration/test_fault_proof.py tests/e2e/test_fault_kill.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

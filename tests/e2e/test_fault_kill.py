@@ -43,18 +43,15 @@ from tests.e2e.test_restart import moto_endpoint, outliving_endpoints  # noqa: F
 from tests.load.clients import Portal
 from tests.load.metrics import Recorder
 
-pytestmark = [
-    pytest.mark.e2e,
-    # Run by `make fault-proof` only, until the open stall is understood: in 2 of about 10
-    # runs the restarted stack's stream pump stopped receiving records after its first
-    # batches (no failure, no dead letter, the checkpoint simply stopped moving), so the last
-    # notes written had no replica yet when the test looked. See README "The fault proof".
-    pytest.mark.skipif(
-        os.environ.get("FAULT_KILL") != "1",
-        reason="the kill -9 under load runs with make fault-proof (FAULT_KILL=1)",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
+MOTO_LOSES_CONCURRENT_WRITES = (
+    "on DynamoDB Local only: moto's server runs requests concurrently and answers a cancelled "
+    "transaction by putting back a copy of the table taken before it, so writes answered in "
+    "the meantime can vanish (measured: 41 of 2,178 puts lost beside 37 cancelled "
+    "transactions); under this test's concurrent writers that shows as lost replicas that are "
+    "moto's, not the engine's (README 'The fault proof')"
+)
 INTERVAL = 0.05  # seconds between one writer's notes
 LOAD_SECONDS = 1.5  # of writing before the kill, and again after the restart
 PASSWORD = "Correct-Horse-42"
@@ -201,6 +198,8 @@ def test_every_note_written_under_load_has_one_replica_across_a_kill_9(
     outliving_endpoints: dict[str, str],  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    if "DYNAMODB_ENDPOINT_URL" not in outliving_endpoints:
+        pytest.skip(MOTO_LOSES_CONCURRENT_WRITES)
     state_dir = tmp_path / "state"
     env = stack_environment(state_dir, **outliving_endpoints)
     stacks: list[StackProcess] = [start_stack(env, state_dir / "first.log")]
