@@ -248,13 +248,22 @@ class StreamPump:
     # -- loops -------------------------------------------------------------------------------
 
     def drain(self, max_rounds: int = 1000) -> int:
-        """Poll until a round delivers nothing and no retry is pending; returns the count."""
+        """Poll until a round from fresh iterators delivers nothing and no retry is pending;
+        returns the count. (An empty round is confirmed by one more from new iterators at the
+        checkpoint: the iterators in hand may be stale, see above.)"""
         total = 0
+        confirming = False
         for _ in range(max_rounds):
             delivered = self.poll_once()
             total += delivered
-            if delivered == 0 and not any(s.pending_retry for s in self._shards.values()):
+            if delivered or any(s.pending_retry for s in self._shards.values()):
+                confirming = False
+                continue
+            if confirming:
                 return total
+            for shard in self._shards.values():
+                shard.iterator = None
+            confirming = True
         raise RuntimeError("stream did not drain")
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.05) -> None:

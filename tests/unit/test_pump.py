@@ -239,3 +239,19 @@ def test_an_iterator_that_reads_nothing_is_replaced_from_the_checkpoint() -> Non
     assert pump.poll_once() == 0  # found stale: replaced on the next round
     assert pump.poll_once() == 3
     assert seen == list(range(1000, 1005))
+
+
+def test_drain_reads_past_a_stale_iterator() -> None:
+    stream = RestoredStreams(2)
+    seen: list[int] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        seen.extend(_seqs(event))
+        return {"batchItemFailures": []}
+
+    pump = StreamPump(stream, ARN, handler)
+    assert pump.drain() == 2
+    stream.restore()
+    stream.add(3)
+    assert pump.drain() == 3
+    assert seen == list(range(1000, 1005))
