@@ -43,7 +43,10 @@ from chalicelib.service.portal_accounts import SignedIn
 
 blueprint = Blueprint(__name__)
 
-FORM = ["application/x-www-form-urlencoded"]
+# Every Content-Type passes Chalice's gate (it would refuse another one itself, with the API's
+# JSON 415); a form route then refuses anything but a web form with the portal's own page.
+FORM = ["*/*"]
+FORM_TYPE = "application/x-www-form-urlencoded"
 SESSION_COOKIE = "portal_session"
 FORM_COOKIE = "portal_form"
 FORM_COOKIE_SECONDS = 3600
@@ -58,6 +61,7 @@ TITLES = {
     404: "Not found",
     409: "Not possible now",
     413: "Too large",
+    415: "Not a form",
     422: "Not possible",
     429: "Too many attempts",
     500: "Something went wrong",
@@ -201,6 +205,8 @@ class Portal:
         status = status_of(error)
         if error.code == "csrf_invalid":
             status = 403
+        elif error.code == "unsupported_media_type":
+            status = 415
         message = NOT_FOUND if status == 404 else error.message
         back = self.back
         if status == 404 or not back:
@@ -243,6 +249,20 @@ def _run(portal: Portal, work: Callable[[], Response]) -> Response:
             field=None,
             back=portal.url("/portal/"),
         )
+
+
+def _form_of(portal: Portal) -> dict[str, str]:
+    """The posted form; a body sent as anything but a web form (JSON, multipart, none) is a 415
+    page."""
+    given = str(portal.request.headers.get("content-type") or "")
+    if given.split(";", 1)[0].strip().lower() != FORM_TYPE:
+        raise ValidationError(
+            "This was not sent as a web form (application/x-www-form-urlencoded). "
+            "Go back and send the form from its page.",
+            code="unsupported_media_type",
+            field="form",
+        )
+    return forms.parse_form(portal.request.raw_body or b"")
 
 
 def _back_to_ticket(portal: Portal, params: dict[str, str]) -> None:
@@ -288,7 +308,7 @@ def action(view: View) -> View:
                     "Your session has ended: sign in again, then send the form again.",
                     code="signed_out",
                 ) from exc
-            form = forms.parse_form(portal.request.raw_body or b"")
+            form = _form_of(portal)
             accounts.check_csrf(portal.signed_in, form.pop("csrf", None))
             return view(portal, form, **params)
 
@@ -328,7 +348,7 @@ def public_action(view: View) -> View:
         portal = _begin()
 
         def work() -> Response:
-            form = forms.parse_form(portal.request.raw_body or b"")
+            form = _form_of(portal)
             given = form.pop("csrf", "")
             expected = cookies_of(portal.request).get(FORM_COOKIE, "")
             if not (

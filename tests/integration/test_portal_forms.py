@@ -215,3 +215,43 @@ def test_a_portal_page_costs_the_same_however_much_work_the_company_holds(
     assert small["/portal/reports/status"][0] == 3  # one page per open status
     assert small["/portal/reports/summary"][0] == 1
     assert max(gets for _, gets, _ in small.values()) <= 5
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "status"),
+    [
+        ("POST", "/portal/tickets/{oid}/notes", "application/json", 415),
+        ("POST", "/portal/tickets/{oid}/notes", "multipart/form-data; boundary=b", 415),
+        ("POST", "/portal/tickets/{oid}/notes", None, 415),
+        ("POST", "/portal/tickets/{oid}/notes", "text/plain", 415),
+        ("POST", "/portal/login", "application/json; charset=utf-8", 415),
+    ],
+)
+def test_a_form_sent_as_something_else_than_a_web_form_is_a_415_page_not_json(
+    harness: Harness, method: str, path: str, content_type: str | None, status: int
+) -> None:
+    # Given a signed-in admin with accepted work
+    company = add_company(harness)
+    oid = company.outsource()
+    company.accept(oid)
+    headers = {"Cookie": f"portal_session={company.admin.cookies['portal_session']}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    # When a form is sent as something else than a web form (Chalice's own gate would answer
+    # the API's JSON 415, telling a browser user to send JSON)
+    sent = company.admin.harness.client.http.request(
+        method,
+        path.format(oid=oid),
+        headers=headers,
+        body=b"text=x&csrf=" + company.admin.csrf.encode(),
+    )
+    # Then it is the portal's HTML error page saying so (not the API's JSON error), and
+    # nothing was added
+    text = (sent.body or b"").decode()
+    assert sent.status_code == status, text
+    assert sent.headers["Content-Type"].startswith("text/html"), sent.headers
+    assert "<!doctype html>" in text and 'role="alert"' in text
+    assert "JSON" not in text and "Traceback" not in text
+    assert sent.headers["X-Frame-Options"] == "DENY"
+    page = company.admin.get(f"/portal/tickets/{oid}")
+    assert page.status_code == 200 and "note was added" not in page.text
