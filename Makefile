@@ -54,10 +54,11 @@ test-e2e: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 screenshots: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest tests/e2e/test_portal_browser.py $(PYTEST_ARGS)
 
-# The whole fuzzer (make test runs a bounded few examples of the same test).
+# The whole fuzzers, the API's and the portal's (make test runs a bounded few examples of the
+# same tests; -s shows the portal fuzz's figure).
 FUZZ_MAX_EXAMPLES ?= 100
 fuzz: $(STAMP) $(NODE_STAMP)
-	FUZZ_FULL=1 FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest tests/e2e/test_api_fuzz.py $(PYTEST_ARGS)
+	FUZZ_FULL=1 FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) $(BIN)/python -m pytest -s tests/e2e/test_api_fuzz.py tests/e2e/test_portal_fuzz.py $(PYTEST_ARGS)
 
 # The fault proof at full size, on moto and on DynamoDB Local (make test runs a bounded,
 # derandomized few examples of the same state machine).
