@@ -40,17 +40,26 @@ class CognitoIdentityProvider:
         return self._client()
 
     def create_user(self, email: str) -> None:
-        # A user left by an earlier, interrupted attempt is the same user.
-        with contextlib.suppress(self._idp.exceptions.UsernameExistsException):
-            self._idp.admin_create_user(
-                UserPoolId=self._pool,
-                Username=email,
-                UserAttributes=[
-                    {"Name": "email", "Value": email},
-                    {"Name": "email_verified", "Value": "true"},
-                ],
-                MessageAction="SUPPRESS",
-            )
+        """A user named by the address. The pool's rules for an address are narrower than the
+        models' (moto's, for one, take only ASCII letters, digits and ``._%+-`` before the
+        ``@``): an address it refuses is a 400 naming ``email``, not a 500."""
+        try:
+            # A user left by an earlier, interrupted attempt is the same user.
+            with contextlib.suppress(self._idp.exceptions.UsernameExistsException):
+                self._idp.admin_create_user(
+                    UserPoolId=self._pool,
+                    Username=email,
+                    UserAttributes=[
+                        {"Name": "email", "Value": email},
+                        {"Name": "email_verified", "Value": "true"},
+                    ],
+                    MessageAction="SUPPRESS",
+                )
+        except self._idp.exceptions.InvalidParameterException as exc:
+            raise ValidationError(
+                "This email address cannot be used to sign in to the portal; use another one.",
+                field="email",
+            ) from exc
 
     def set_password(self, email: str, password: str) -> None:
         try:

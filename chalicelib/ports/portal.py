@@ -115,7 +115,8 @@ class IdentityProvider(Protocol):
     """Where portal users' passwords live (a Cognito user pool)."""
 
     def create_user(self, email: str) -> None:
-        """A user without a password yet (no email is sent by the provider)."""
+        """A user without a password yet (no email is sent by the provider); an address the
+        provider refuses is a ``ValidationError`` naming ``email``."""
 
     def set_password(self, email: str, password: str) -> None:
         """Set a permanent password; ``ValidationError`` when it breaks the password policy."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from chalicelib.domain import agreement
-from chalicelib.domain.errors import NotFoundError
+from chalicelib.domain.errors import NotFoundError, ValidationError
 from chalicelib.domain.ids import is_id, new_id
 from chalicelib.domain.subcontractors import (
     Company,
@@ -150,7 +150,10 @@ def add_subcontractor(ports: SubcontractorPorts, cmd: AddSubcontractor) -> Added
         can_accept=True,
     )
     company = Company(company_id=link.company_id, name=cmd.company_name, created_at=cmd.now)
-    ports.access.identities.create_user(email)
+    try:
+        ports.access.identities.create_user(email)
+    except ValidationError as exc:  # the address the pool refuses is the request's admin_email
+        raise ValidationError(exc.message, field="admin_email") from exc
     ports.subcontractors.create_company(company, admin, link)
     url = issue_link(ports.users, ports.access, admin, LinkPurpose.ACTIVATE, cmd.now)
     subject = f"{lead.name} invites {company.name} to its Subcontractor Portal"

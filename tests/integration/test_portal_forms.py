@@ -255,3 +255,26 @@ def test_a_form_sent_as_something_else_than_a_web_form_is_a_415_page_not_json(
     assert sent.headers["X-Frame-Options"] == "DENY"
     page = company.admin.get(f"/portal/tickets/{oid}")
     assert page.status_code == 200 and "note was added" not in page.text
+
+
+# Addresses the models accept (RFC 5321/6531) that the user pool refuses as a user name.
+REFUSED_BY_THE_POOL = ["ts+^x@k.d.example", "ann{1}@example.com", "zoë@example.com"]
+
+
+@pytest.mark.parametrize("email", REFUSED_BY_THE_POOL)
+def test_an_address_the_user_pool_refuses_is_a_400_naming_the_field_not_a_500(
+    harness: Harness, email: str
+) -> None:
+    # Given a signed-in admin, and its lead
+    company = add_company(harness)
+    # When the admin adds a colleague with an address the user pool will not take
+    reply = company.admin.post("/portal/users", {"name": "Ann", "email": email})
+    # Then it is a 400 page naming the field, and no colleague was added
+    assert _is_400_naming(reply.status_code, reply.text, "Email"), reply.text[-600:]
+    assert email.split("@", maxsplit=1)[0] not in company.admin.get("/portal/users").text
+    # and the lead adding a company with it gets a 400 naming admin_email
+    added = harness.post(
+        "/v1/subcontractors", company.lead.key, {"company_name": "Other", "admin_email": email}
+    )
+    assert added.status_code == 400, added.json
+    assert added.json["error"]["field"] == "admin_email"
