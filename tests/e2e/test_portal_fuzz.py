@@ -143,6 +143,7 @@ class World:
     other: Company
     foreign: dict[str, list[str]]  # ids of the other company (and a ticket of the lead's)
     statuses: Counter[int] = field(default_factory=Counter)
+    generated: Counter[str] = field(default_factory=Counter)  # generated requests, by route
     routes_fuzzed: set[str] = field(default_factory=set)
     made: dict[str, list[str]] = field(default_factory=dict)  # every id of ours made so far
     files: list[tuple[str, str]] = field(default_factory=list)  # (outsourcing, attachment)
@@ -188,15 +189,28 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackProces
 
 
 @pytest.fixture(scope="module")
-def world(fuzz_stack: StackProcess) -> World:
-    """A signed-in admin of one company, and another lead's company with things of its own."""
+def world(fuzz_stack: StackProcess) -> Iterator[World]:
+    """A signed-in admin of one company, and another lead's company with things of its own;
+    at the end, the figure of this process's share of the fuzz (``pytest -n`` may split the
+    module over workers: each then has a stack and a world of its own)."""
     mine = add_company(fuzz_stack, lead_with_outsourcing(fuzz_stack), "Field Techs")
     other_lead = lead_with_outsourcing(fuzz_stack)
     other = add_company(fuzz_stack, other_lead, "Other Techs")
     foreign = other.fresh_ids()
     ticket = fuzz_stack.call("POST", "/v1/tickets", other_lead, {"title": "Lead's own"})
     foreign["outsourcing_id"].append(ticket.json()["ticket_id"])
-    return World(fuzz_stack, mine, other, foreign)
+    found = World(fuzz_stack, mine, other, foreign)
+    yield found
+    forms_done = len([r for r in FORMS if str(r) in found.routes_fuzzed])
+    pages_done = len([r for r in PAGES if str(r) in found.routes_fuzzed])
+    server_errors = sum(n for status, n in found.statuses.items() if status >= 500)
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(found.statuses.items()))
+    print(
+        f"\nportal fuzz: {forms_done} forms and {pages_done} pages fuzzed, "
+        f"{sum(found.statuses.values())} generated requests "
+        f"({found.sent} in all, with set-up and the page sweep), "
+        f"5xx {server_errors} ({statuses})"
+    )
 
 
 def _fuzz_settings() -> Any:
@@ -305,6 +319,7 @@ def _send(world: World, route: PortalRoute, sent: Sent) -> None:
     )
     world.statuses[reply.status] += 1
     world.routes_fuzzed.add(str(route))
+    world.generated[str(route)] += 1
     found = problems_of(reply, route, world.stack.info["aws_endpoint"])
     assert not found, (
         f"{route}: {found}\n{sent.path!r} {sent.content_type!r} {sent.auth} "
@@ -320,12 +335,17 @@ def _own_ids(world: World, route: PortalRoute) -> dict[str, list[str]]:
         world.admin.sign_in()
     if not route.params and route.name != "portal_reassign":
         return {}
+    fresh = _fresh(world)
+    if route.method == "GET":
+        return {name: sorted(set(ids)) for name, ids in world.made.items()}
+    return fresh
+
+
+def _fresh(world: World) -> dict[str, list[str]]:
     fresh = world.mine.fresh_ids()
     world.files.append((fresh["outsourcing_id"][-1], fresh["attachment_id"][0]))
     for name, ids in fresh.items():
         world.made.setdefault(name, []).extend(ids)
-    if route.method == "GET":
-        return {name: sorted(set(ids)) for name, ids in world.made.items()}
     return fresh
 
 
@@ -340,6 +360,8 @@ def test_the_portal_routes_come_from_the_app_with_their_forms() -> None:
     # and every page that reads a query string has its query model
     assert {r.path for r in PAGES if r.models} >= {"/portal", "/portal/tickets/{outsourcing_id}"}
     assert all(issubclass(m, forms.QueryModel) for r in PAGES for m in r.models)
+    # and the tests below send generated requests to every one of them
+    assert sorted(map(str, FIRST_FORMS + PAGES + SIGN_IN)) == sorted(map(str, ROUTES))
     assert {r.path for r in ROUTES if r.public} == {
         "/portal/login",
         "/portal/activate",
@@ -359,6 +381,7 @@ def _fuzz_form(world: World, route: PortalRoute) -> None:
         _send(world, route, sent)
 
     send()
+    assert world.generated[str(route)] >= min(MAX_EXAMPLES, 3), world.generated
 
 
 @pytest.mark.timeout(3600 if FULL else 300)
@@ -382,6 +405,7 @@ def test_generated_page_requests_never_get_a_server_error_or_a_bad_page(
         _send(world, route, sent)
 
     send()
+    assert world.generated[str(route)] >= min(MAX_EXAMPLES, 3), world.generated
 
 
 def _filled(path: str, values: dict[str, str]) -> str:
@@ -390,10 +414,27 @@ def _filled(path: str, values: dict[str, str]) -> str:
     return path
 
 
-def test_the_pages_show_what_the_forms_stored_as_pages(world: World) -> None:
-    # Given the company's work, filled by the generated forms above
+def _filler(world: World, route: PortalRoute, own: dict[str, list[str]]) -> Any:
+    accepted = own["outsourcing_id"][-1]
+
+    @_fuzz_settings()
+    @given(pairs=form_pairs(route.models[0], _ids_for_fields(own, world)))
+    def post(pairs: list[tuple[str, str]]) -> None:
+        path = route.path.replace("{outsourcing_id}", accepted)
+        body = urlencode([*pairs, ("csrf", world.admin.csrf)]).encode()
+        reply = world.admin.client.send("POST", path, body, route=str(route))
+        assert not problems_of(reply, route, world.stack.info["aws_endpoint"]), reply.text
+
+    return post
+
+
+def test_the_pages_show_what_generated_forms_stored_as_pages(world: World) -> None:
+    # Given work of the company filled by generated forms (and whatever the fuzz above stored)
+    own = _fresh(world)
+    for route in FIRST_FORMS:  # every form of the work that stores something
+        if route.params == ["outsourcing_id"] and route.models[0].model_fields:
+            _filler(world, route, own)()
     made = {name: sorted(set(ids)) for name, ids in world.made.items()}
-    assert made.get("outsourcing_id"), "no form was fuzzed before the pages"
     shown = Counter[int]()
     # When every page is asked for, with every id of ours it takes
     for route in PAGES:
@@ -423,22 +464,6 @@ def test_generated_sign_ins_never_get_a_server_error_or_a_bad_page(
     world: World, route: PortalRoute
 ) -> None:
     _fuzz_form(world, route)
-
-
-def test_every_portal_route_was_fuzzed(world: World) -> None:
-    # Given the runs above (this test comes last in the module)
-    fuzzed = world.routes_fuzzed
-    # Then every route of the portal was sent generated requests
-    assert {str(route) for route in ROUTES} <= fuzzed, {str(r) for r in ROUTES} - fuzzed
-    assert not any(status >= 500 for status in world.statuses)
-    server_errors = sum(n for status, n in world.statuses.items() if status >= 500)
-    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(world.statuses.items()))
-    print(
-        f"\nportal fuzz: {len(FORMS)} forms and {len(PAGES)} pages fuzzed, "
-        f"{sum(world.statuses.values())} generated requests "
-        f"({world.sent} in all, with set-up and the page sweep), "
-        f"5xx {server_errors} ({statuses})"
-    )
 
 
 def test_the_check_refuses_what_a_portal_answer_must_not_be() -> None:
