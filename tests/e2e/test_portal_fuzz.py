@@ -58,7 +58,8 @@ from tests.e2e.portal_fuzz_support import (
     portal_routes,
 )
 
-# One worker runs the whole module (its stack, its accounts, the sign-in form last).
+# Meant for one worker (one stack, the sign-in form last); no test relies on another, so a split
+# over workers (pytest 9 defeats pytest-xdist's xdist_group) only starts a second stack.
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("portal_fuzz")]
 
 FULL = os.environ.get("FUZZ_FULL") == "1"
