@@ -3,7 +3,8 @@
 ``python -m tests.e2e.moto_cancelled_transactions``: a moto server (127.0.0.1) is given a table
 of 1,500 items; one thread puts new items while another keeps sending a transaction whose
 condition fails. moto runs the requests concurrently and answers each cancelled transaction by
-putting back a deep copy of the table taken before it, so puts answered in the meantime vanish. It prints what was lost, e.g.
+putting back a deep copy of the table taken before it, so puts answered in the meantime vanish.
+It prints what was lost, e.g.
 ``moto: puts answered 2178, found afterwards 2137, lost 41, cancelled transactions 37``.
 DynamoDB (and DynamoDB Local) isolate transactions, and lose nothing.
 """
