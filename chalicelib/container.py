@@ -1,5 +1,9 @@
 """Composition root: builds the adapters behind the ports, lazily, once per process.
 
+Each adapter's module is imported where the adapter is first built, not with this module: a
+function's cold start then loads only the adapters its first request uses (the records of the
+portal, the change feed, fees, networks and notifications are not loaded to answer a note).
+
 The HTTP and stream edges ask :func:`get_container` for the ports bundle a use case takes
 (``outsourcing_ports``, ``item_ports``, ...); nothing is built at import time, AWS clients are made
 on first use, and tests call :func:`reset_container` after changing the environment.
@@ -11,32 +15,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from chalicelib.adapters import aws
-from chalicelib.adapters.cognito import CognitoIdentityProvider
 from chalicelib.adapters.dynamo import connection
-from chalicelib.adapters.dynamo.changes import DynamoChangeLog
-from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
-from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
-from chalicelib.adapters.dynamo.items import DynamoItemRepository
-from chalicelib.adapters.dynamo.networks import DynamoFileLinkRepository, DynamoNetworkRepository
-from chalicelib.adapters.dynamo.notifications import DynamoNotificationRepository
-from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
-from chalicelib.adapters.dynamo.partners import (
-    DynamoInvitationRepository,
-    DynamoPartnershipRepository,
-)
-from chalicelib.adapters.dynamo.portal import (
-    DynamoPortalUserRepository,
-    DynamoSessionStore,
-    DynamoSignInThrottle,
-    DynamoSubcontractorRepository,
-)
-from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
-from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository, DynamoTenantRepository
-from chalicelib.adapters.dynamo.tickets import DynamoMailQuota, DynamoTicketRepository
-from chalicelib.adapters.s3 import S3FileStore
-from chalicelib.adapters.secrets import operator_token
-from chalicelib.adapters.ses import SesMailer
-from chalicelib.adapters.sqs import SqsDeadLetterQueue
 from chalicelib.config import Settings, get_settings, reset_settings
 from chalicelib.domain.attachments import UploadPolicy
 from chalicelib.domain.errors import NotConfiguredError
@@ -113,6 +92,11 @@ class Container:
 
     @cached_property
     def network_ports(self) -> NetworkPorts:
+        from chalicelib.adapters.dynamo.networks import (
+            DynamoFileLinkRepository,
+            DynamoNetworkRepository,
+        )
+
         return NetworkPorts(
             networks=DynamoNetworkRepository(),
             outsourcing=self.outsourcing_ports,
@@ -128,6 +112,8 @@ class Container:
 
     @cached_property
     def portal_access(self) -> PortalAccess:
+        from chalicelib.adapters.cognito import CognitoIdentityProvider
+
         return PortalAccess(
             identities=CognitoIdentityProvider(
                 lambda: self.client("cognito-idp"),
@@ -150,6 +136,8 @@ class Container:
 
     @cached_property
     def portal_ports(self) -> PortalPorts:
+        from chalicelib.adapters.dynamo.portal import DynamoSessionStore, DynamoSignInThrottle
+
         return PortalPorts(
             subcontractors=self.subcontractors,
             users=self.portal_users,
@@ -160,6 +148,8 @@ class Container:
 
     @cached_property
     def portal_work_ports(self) -> PortalWorkPorts:
+        from chalicelib.adapters.s3 import S3FileStore
+
         files = self.files
         assert isinstance(files, S3FileStore)  # its upload forms can send the browser back
         return PortalWorkPorts(
@@ -171,10 +161,14 @@ class Container:
 
     @cached_property
     def subcontractors(self) -> SubcontractorRepository:
+        from chalicelib.adapters.dynamo.portal import DynamoSubcontractorRepository
+
         return DynamoSubcontractorRepository()
 
     @cached_property
     def portal_users(self) -> PortalUserRepository:
+        from chalicelib.adapters.dynamo.portal import DynamoPortalUserRepository
+
         return DynamoPortalUserRepository()
 
     @cached_property
@@ -189,6 +183,8 @@ class Container:
 
     @cached_property
     def mail_allowance(self) -> Allowance:
+        from chalicelib.adapters.dynamo.tickets import DynamoMailQuota
+
         return Allowance(DynamoMailQuota(), self.settings.mail_per_tenant_per_day)
 
     @cached_property
@@ -197,6 +193,8 @@ class Container:
 
     @cached_property
     def change_ports(self) -> ChangePorts:
+        from chalicelib.adapters.dynamo.changes import DynamoChangeLog
+
         return ChangePorts(log=DynamoChangeLog())
 
     @cached_property
@@ -219,68 +217,98 @@ class Container:
 
     @cached_property
     def tenants(self) -> TenantRepository:
+        from chalicelib.adapters.dynamo.tenants import DynamoTenantRepository
+
         return DynamoTenantRepository()
 
     @cached_property
     def api_keys(self) -> ApiKeyRepository:
+        from chalicelib.adapters.dynamo.tenants import DynamoApiKeyRepository
+
         return DynamoApiKeyRepository()
 
     @cached_property
     def tickets(self) -> TicketRepository:
+        from chalicelib.adapters.dynamo.tickets import DynamoTicketRepository
+
         return DynamoTicketRepository()
 
     @cached_property
     def items(self) -> ItemRepository:
+        from chalicelib.adapters.dynamo.items import DynamoItemRepository
+
         return DynamoItemRepository()
 
     @cached_property
     def invitations(self) -> InvitationRepository:
+        from chalicelib.adapters.dynamo.partners import DynamoInvitationRepository
+
         return DynamoInvitationRepository()
 
     @cached_property
     def partnerships(self) -> PartnershipRepository:
+        from chalicelib.adapters.dynamo.partners import DynamoPartnershipRepository
+
         return DynamoPartnershipRepository()
 
     @cached_property
     def outsourcings(self) -> OutsourcingRepository:
+        from chalicelib.adapters.dynamo.outsourcings import DynamoOutsourcingRepository
+
         return DynamoOutsourcingRepository()
 
     @cached_property
     def fees(self) -> FeeRepository:
+        from chalicelib.adapters.dynamo.fees import DynamoFeeRepository
+
         return DynamoFeeRepository()
 
     @cached_property
     def notifications(self) -> NotificationRepository:
+        from chalicelib.adapters.dynamo.notifications import DynamoNotificationRepository
+
         return DynamoNotificationRepository()
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
+        from chalicelib.adapters.dynamo.idempotency import DynamoIdempotencyStore
+
         return DynamoIdempotencyStore(
             self.settings.idempotency_ttl_seconds, self.settings.idempotency_lease_seconds
         )
 
     @cached_property
     def files(self) -> FileStore:
+        from chalicelib.adapters.s3 import S3FileStore
+
         return S3FileStore(lambda: self.client("s3"), self.settings.bucket_name)
 
     @cached_property
     def mailer(self) -> Mailer:
+        from chalicelib.adapters.ses import SesMailer
+
         return SesMailer(lambda: self.client("ses"), self.settings.mail_from)
 
     @cached_property
     def dead_letter_queue(self) -> DeadLetterQueue:
+        from chalicelib.adapters.sqs import SqsDeadLetterQueue
+
         if not self.settings.dead_letter_queue_url:
             raise NotConfiguredError("DEAD_LETTER_QUEUE_URL is not set.")
         return SqsDeadLetterQueue(self.client("sqs"), self.settings.dead_letter_queue_url)
 
     @cached_property
     def stream_reader(self) -> StreamReader:
+        from chalicelib.adapters.dynamo.stream_reader import DynamoStreamReader
+
         streams = aws.client(
             "dynamodbstreams", self.settings, endpoint_url=self.settings.dynamodb_endpoint
         )
         return DynamoStreamReader(streams, self.settings.region)
 
     def operator_token(self) -> str | None:
+        from chalicelib.adapters.secrets import operator_token
+
         return operator_token(self.settings, lambda: self.client("ssm"))
 
     def client(self, service: str) -> Any:

@@ -17,6 +17,7 @@ import builtins
 from typing import Any, ClassVar, Self
 
 from pynamodb.attributes import DiscriminatorAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.connection import TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -77,6 +78,15 @@ class Record(Model):
     gsi3 = Gsi3()
 
     all_indexes: ClassVar[tuple[str, ...]] = ("gsi1", "gsi2", "gsi3")
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        """Every record class shares the base's connection (one botocore client for all),
+        including the classes imported after :func:`connection.bind` (the container imports
+        an adapter's module when a use case first needs it)."""
+        if cls is not Record and cls._connection is None:
+            cls._connection = Record._get_connection()
+        return super()._get_connection()
 
     @classmethod
     def from_raw_data(cls, data: dict[str, Any]) -> Self:
