@@ -83,7 +83,9 @@ def normalized_email(value: str) -> str:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise PydanticCustomError(
-            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+            "value_error",
+            "value is not a valid email address: {reason}",
+            {"reason": str(exc).rstrip(".")},  # the message's own sentence ends it
         ) from exc
 
 
