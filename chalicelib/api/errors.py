@@ -20,6 +20,7 @@ from chalicelib.domain.errors import (
     RateLimitedError,
     RuleViolationError,
     TooLargeError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 
@@ -33,6 +34,7 @@ STATUS_BY_ERROR: tuple[tuple[type[DomainError], int, str], ...] = (
     (ConflictError, 409, "Wrong state or conflict"),
     (GoneError, 410, "No longer kept (cursor_expired: start again without a cursor)"),
     (TooLargeError, 413, "Too large"),
+    (UnsupportedMediaTypeError, 415, "Not sent in a content type this route takes"),
     (RuleViolationError, 422, "A business rule refused the request"),
     (RateLimitedError, 429, "Rate limited"),
     (NotConfiguredError, 503, "The deployment lacks a setting this request needs"),

@@ -61,6 +61,12 @@ class TooLargeError(DomainError):
     code = "too_large"
 
 
+class UnsupportedMediaTypeError(DomainError):
+    """The body is not in a content type the route takes (415): a portal form not sent as one."""
+
+    code = "unsupported_media_type"
+
+
 class RuleViolationError(DomainError):
     """A business rule refuses the request (422): language_mismatch, agreement_required, ..."""
 

@@ -34,7 +34,12 @@ from chalice.app import Blueprint, Request, Response
 from chalicelib.api.errors import status_of
 from chalicelib.container import Container, get_container
 from chalicelib.domain.clock import utcnow
-from chalicelib.domain.errors import AuthenticationError, DomainError, ValidationError
+from chalicelib.domain.errors import (
+    AuthenticationError,
+    DomainError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 from chalicelib.domain.ids import is_id
 from chalicelib.observability import logger
 from chalicelib.portal import forms, pages
@@ -205,8 +210,6 @@ class Portal:
         status = status_of(error)
         if error.code == "csrf_invalid":
             status = 403
-        elif error.code == "unsupported_media_type":
-            status = 415
         message = NOT_FOUND if status == 404 else error.message
         back = self.back
         if status == 404 or not back:
@@ -256,10 +259,9 @@ def _form_of(portal: Portal) -> dict[str, str]:
     page."""
     given = str(portal.request.headers.get("content-type") or "")
     if given.split(";", 1)[0].strip().lower() != FORM_TYPE:
-        raise ValidationError(
+        raise UnsupportedMediaTypeError(
             "This was not sent as a web form (application/x-www-form-urlencoded). "
             "Go back and send the form from its page.",
-            code="unsupported_media_type",
             field="form",
         )
     return forms.parse_form(portal.request.raw_body or b"")
