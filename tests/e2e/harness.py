@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
+from pytest_socket import socket_allow_hosts
 
 from infra.local.processes import free_port
+
+LOOPBACK = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """While it lasts, this process connects to nowhere but 127.0.0.1 (pytest-socket)."""
+    connect = socket.socket.connect
+    socket_allow_hosts([LOOPBACK], allow_unix_socket=True)
+    try:
+        yield
+    finally:
+        socket.socket.connect = connect  # type: ignore[method-assign]
+
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 READY_SECONDS = 60.0

@@ -36,9 +36,8 @@ import app
 from chalicelib.adapters.dynamo import keys
 from chalicelib.domain.ids import new_id
 from chalicelib.portal import forms
-from tests.e2e.harness import StackProcess
+from tests.e2e.harness import LOOPBACK, StackProcess
 
-LOOPBACK = "127.0.0.1"
 PASSWORD = "Correct-Horse-42"
 FORM_TYPE = "application/x-www-form-urlencoded"
 _HIDDEN_CSRF = re.compile(r'<input type="hidden" name="csrf" value="([^"]*)">')

@@ -12,7 +12,6 @@ Bounded here (a few examples per operation, deterministic); ``make fuzz`` runs t
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -22,18 +21,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from pytest_socket import socket_allow_hosts
 from schemathesis import GenerationMode
 
 import app  # noqa: F401 - registers every route
 from chalicelib.api.routing import REGISTRY, RouteSpec
-from tests.e2e.harness import StackProcess
+from tests.e2e.harness import LOOPBACK, StackProcess, loopback_only
 
 pytestmark = pytest.mark.e2e
 
 FULL = os.environ.get("FUZZ_FULL") == "1"
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "100" if FULL else "3"))
-LOOPBACK = "127.0.0.1"
 # How often a path id is a real one of the tenant (else generated: mostly not found).
 REAL_ID_PROBABILITY = 0.5
 # What every answer is checked for (the others, off, judge behaviour rather than the contract).
@@ -48,10 +45,8 @@ CHECKS = (
 @pytest.fixture(scope="module", autouse=True)
 def _loopback_only() -> Iterator[None]:
     """Nothing in this module connects anywhere but 127.0.0.1."""
-    connect = socket.socket.connect
-    socket_allow_hosts([LOOPBACK], allow_unix_socket=True)
-    yield
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    with loopback_only():
+        yield
 
 
 def _ok(reply: Any, status: int = 200) -> Any:

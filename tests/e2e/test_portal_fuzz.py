@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import socket
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,16 +35,14 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from pytest_socket import socket_allow_hosts
 
 from chalicelib.domain.ids import new_id
 from chalicelib.portal import forms
-from tests.e2e.harness import StackProcess, stack_environment, start_stack
+from tests.e2e.harness import StackProcess, loopback_only, stack_environment, start_stack
 from tests.e2e.portal_fuzz_support import (
     AUTH,
     CONTENT_TYPES,
     FORM_TYPE,
-    LOOPBACK,
     RAW_BODIES,
     Account,
     Company,
@@ -175,10 +172,8 @@ class World:
 @pytest.fixture(scope="module", autouse=True)
 def _loopback_only() -> Iterator[None]:
     """Nothing in this module connects anywhere but 127.0.0.1."""
-    connect = socket.socket.connect
-    socket_allow_hosts([LOOPBACK], allow_unix_socket=True)
-    yield
-    socket.socket.connect = connect  # type: ignore[method-assign]
+    with loopback_only():
+        yield
 
 
 @pytest.fixture(scope="module")
