@@ -8,7 +8,6 @@ by DynamoDB's rules (2 per started KB for a transactional write)."""
 
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import threading
@@ -16,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench.sync_budget import _env
 from tests.e2e.harness import stack_environment, start_stack
 
 Row = tuple[str, str, str, str]
@@ -24,71 +22,35 @@ Row = tuple[str, str, str, str]
 
 def feed_cost(notes: int = 20) -> list[Row]:
     """Requests and write units the feed adds per logged change (a note on a ticket)."""
-    _env()
-    import boto3
-    from chalice.test import Client
-    from moto import mock_aws
-
-    from chalicelib.container import reset_container
-    from infra.local.pump import StreamPump
-    from infra.local.resources import Clients, provision
+    from tests.bench.costs import bench_world
     from tests.bench.counting import count_dynamodb
 
-    with mock_aws():
-        reset_container()
-        provisioned = provision(
-            Clients(
-                dynamodb=boto3.client("dynamodb"), s3=boto3.client("s3"), ses=boto3.client("ses")
-            ),
-            table_name="bench-sync",
-            bucket_name="bench-sync-files",
-            mail_from="no-reply@bench.example",
-        )
-        from app import app
-        from chalicelib.streams.handler import on_table_change
+    with bench_world("bench-feed") as harness:
+        pump = harness.pump
 
-        pump = StreamPump(boto3.client("dynamodbstreams"), provisioned.stream_arn, on_table_change)
-        with Client(app) as client:
+        def call(method: str, path: str, key: str, body: Any = None) -> Any:
+            reply = harness.request(method, path, key=key, json_body=body)
+            assert reply.status_code < 300, reply.body
+            return reply.json
 
-            def call(method: str, path: str, key: str, body: Any = None) -> Any:
-                reply = client.http.request(
-                    method,
-                    path,
-                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-                    body=json.dumps(body) if body is not None else b"",
-                )
-                assert reply.status_code < 300, reply.body
-                return json.loads(reply.body) if reply.body else None
-
-            tenant = call(
-                "POST",
-                "/v1/admin/tenants",
-                "bench-operator-key-0123456789",
-                {
-                    "name": "Feed",
-                    "language": "en",
-                    "currency": "USD",
-                    "contact_email": "f@b.example",
-                },
-            )
-            key = tenant["api_key"]
-            ticket = call("POST", "/v1/tickets", key, {"title": "Bench"})["ticket_id"]
-            pump.drain()  # the ticket's change, and the log's head, exist before counting
-            cursor = call("GET", "/v1/changes?limit=100", key)["next_cursor"]
-            with count_dynamodb() as counted:
-                for n in range(notes):
-                    text = "Checked the cabling on the third floor, " * 4 + str(n)
-                    call("POST", f"/v1/tickets/{ticket}/notes", key, {"text": text})
-                    # The note's record, and the append's three (which decode to nothing).
-                    assert pump.drain() == 1 + 3
-            with count_dynamodb() as page:
-                logged = call("GET", f"/v1/changes?limit=100&cursor={cursor}", key)["items"]
-            assert len(logged) == notes, len(logged)
-            # The same notes written before the stream is read: one batch holds them all.
+        key = harness.create_tenant("Feed").key
+        ticket = call("POST", "/v1/tickets", key, {"title": "Bench"})["ticket_id"]
+        pump.drain()  # the ticket's change, and the log's head, exist before counting
+        cursor = call("GET", "/v1/changes?limit=100", key)["next_cursor"]
+        with count_dynamodb() as counted:
             for n in range(notes):
-                call("POST", f"/v1/tickets/{ticket}/notes", key, {"text": f"batched {n}"})
-            with count_dynamodb() as batched:
-                assert pump.drain() == notes + 2 * notes + 1
+                text = "Checked the cabling on the third floor, " * 4 + str(n)
+                call("POST", f"/v1/tickets/{ticket}/notes", key, {"text": text})
+                # The note's record, and the append's three (which decode to nothing).
+                assert pump.drain() == 1 + 3
+        with count_dynamodb() as page:
+            logged = call("GET", f"/v1/changes?limit=100&cursor={cursor}", key)["items"]
+        assert len(logged) == notes, len(logged)
+        # The same notes written before the stream is read: one batch holds them all.
+        for n in range(notes):
+            call("POST", f"/v1/tickets/{ticket}/notes", key, {"text": f"batched {n}"})
+        with count_dynamodb() as batched:
+            assert pump.drain() == notes + 2 * notes + 1
     per = float(notes)
     in_batch = (
         "change feed: per change, 20 in one batch",
